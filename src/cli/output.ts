@@ -1,0 +1,20 @@
+import chalk from 'chalk';
+import Table from 'cli-table3';
+
+/** A cli-table3 table; colour only where chalk allows it (TTY, no NO_COLOR, no --no-color). */
+export function renderTable(head: string[], rows: Array<Array<string | number>>, indent = ''): string {
+  const table = new Table({
+    head: head.map((h) => chalk.bold(h)),
+    style: { head: [], border: [] },
+  });
+  for (const row of rows) table.push(row.map(String));
+  return table.toString().split('\n').map((line) => indent + line).join('\n');
+}
+
+export function printJson(out: (text: string) => void, value: unknown): void {
+  out(JSON.stringify(value, null, 2));
+}
+
+export const pass = (text: string): string => chalk.green(text);
+export const fail = (text: string): string => chalk.red(text);
+export const dim = (text: string): string => chalk.dim(text);

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+import { registerSecret } from './mask.js';
+
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+export const logFormats = ['text', 'json'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
+/** Every setting cesar reads, validated once at start-up. Nothing reads process.env later. */
+export interface Config {
+  /** An external server (DATABASE_URL or COCKROACH_DB_URL); undefined means the embedded server. */
+  readonly databaseUrl: string | undefined;
+  /** Where cesar keeps its state: the embedded cluster (pgdata/), its log and lock files. */
+  readonly home: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly verbose: boolean;
+  readonly poolMax: number;
+  readonly connectTimeoutSeconds: number;
+  /** Port of the embedded server; 0 picks a free one at each start. */
+  readonly embeddedPort: number;
+}
+
+/** Flags that override environment variables. */
+export interface ConfigFlags {
+  home?: string;
+  logLevel?: string;
+  logFormat?: string;
+  verbose?: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** One line per setting: name, what is allowed, and the default. The README's table mirrors it. */
+export const settings = [
+  ['DATABASE_URL', 'postgres://user:password@host:port/database of an external server', 'unset: embedded PostgreSQL'],
+  ['COCKROACH_DB_URL', 'alias of DATABASE_URL (as in the original system)', 'unset'],
+  ['CESAR_HOME', 'directory for the embedded cluster, its log and lock files (--home)', './.cesar'],
+  ['CESAR_LOG_LEVEL', 'debug | info | warn | error (--log-level)', 'info'],
+  ['CESAR_LOG_FORMAT', 'text | json (--log-format)', 'text'],
+  ['CESAR_DB_POOL_MAX', 'connections per process, 1 to 1000', '10'],
+  ['CESAR_DB_CONNECT_TIMEOUT', 'seconds to wait for a connection, 1 to 600', '10'],
+  ['CESAR_PG_PORT', 'port of the embedded server, 0 (a free port) or 1024 to 65535', '0'],
+] as const;
+
+export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const nonEmpty = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  const databaseUrl = parseDatabaseUrl(nonEmpty('DATABASE_URL'), nonEmpty('COCKROACH_DB_URL'), problems);
+
+  const homeSetting = flags.home ?? nonEmpty('CESAR_HOME') ?? '.cesar';
+  const home = path.resolve(cwd, homeSetting);
+
+  const logLevel = oneOf(flags.logLevel ?? nonEmpty('CESAR_LOG_LEVEL') ?? 'info', logLevels,
+    flags.logLevel !== undefined ? '--log-level' : 'CESAR_LOG_LEVEL', problems);
+  const logFormat = oneOf(flags.logFormat ?? nonEmpty('CESAR_LOG_FORMAT') ?? 'text', logFormats,
+    flags.logFormat !== undefined ? '--log-format' : 'CESAR_LOG_FORMAT', problems);
+
+  const poolMax = integer(nonEmpty('CESAR_DB_POOL_MAX'), 10, 1, 1000, 'CESAR_DB_POOL_MAX', problems);
+  const connectTimeoutSeconds = integer(nonEmpty('CESAR_DB_CONNECT_TIMEOUT'), 10, 1, 600, 'CESAR_DB_CONNECT_TIMEOUT', problems);
+  const embeddedPort = integer(nonEmpty('CESAR_PG_PORT'), 0, 0, 65535, 'CESAR_PG_PORT', problems);
+  if (embeddedPort > 0 && embeddedPort < 1024) problems.push(`CESAR_PG_PORT must be 0 or 1024 to 65535, got ${embeddedPort}`);
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
+  }
+  return Object.freeze({
+    databaseUrl,
+    home,
+    logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
+    verbose: flags.verbose === true,
+    poolMax,
+    connectTimeoutSeconds,
+    embeddedPort,
+  });
+}
+
+function parseDatabaseUrl(primary: string | undefined, alias: string | undefined, problems: string[]): string | undefined {
+  const name = primary !== undefined ? 'DATABASE_URL' : 'COCKROACH_DB_URL';
+  const value = primary ?? alias;
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} is not a URL; expected postgres://user:password@host:port/database`);
+    return undefined;
+  }
+  registerSecret(decodeURIComponent(url.password));
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    problems.push(`${name} must start with postgres:// or postgresql://, got ${url.protocol}//`);
+    return undefined;
+  }
+  if (url.pathname.replace(/^\//, '') === '') {
+    problems.push(`${name} names no database; expected postgres://user:password@host:port/database`);
+    return undefined;
+  }
+  if (url.port !== '' && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) {
+    problems.push(`${name} has an invalid port`);
+    return undefined;
+  }
+  return value;
+}
+
+function oneOf(value: string, allowed: readonly string[], name: string, problems: string[]): string {
+  if (!allowed.includes(value)) problems.push(`${name} must be one of ${allowed.join(', ')}; got "${value}"`);
+  return value;
+}
+
+function integer(value: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}; got "${value}"`);
+    return fallback;
+  }
+  return Number(value);
+}

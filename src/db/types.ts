@@ -1,0 +1,327 @@
+/**
+ * The database as Kysely sees it: one interface per table or view of schema/, column for column.
+ * test/db/types.test.ts fails when this file and the migrated catalog drift apart.
+ */
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+/** A timestamptz: read as Date, written as Date or ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamptz with a default (now()). */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = JSONColumnType<Record<string, unknown>, string | undefined, string>;
+/** numeric: pg returns a string to keep precision. */
+type Numeric = ColumnType<string, string | number, string | number>;
+
+export interface AgentsTable {
+  id: Generated<number>;
+  name: string;
+  agent_type: string;
+  description: string;
+  capabilities: ColumnType<string[], string[] | undefined, string[]>;
+  config: Json;
+  status: Generated<'active' | 'inactive' | 'error'>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface AgentEventsTable {
+  id: Generated<number>;
+  agent_id: number | null;
+  event_type: string;
+  execution_id: number | null;
+  job_id: number | null;
+  payload: Json;
+  created_at: DefaultTimestamp;
+}
+
+export interface WorkflowTemplatesTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  cron_expression: string;
+  timezone: Generated<string>;
+  is_active: Generated<boolean>;
+  config: Json;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface WorkflowStepsTable {
+  template_id: number;
+  step_order: number;
+  name: string;
+  agent_type: string;
+  action: string;
+  description: string;
+  timeout_seconds: Generated<number>;
+}
+
+export type ExecutionStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface WorkflowExecutionsTable {
+  id: Generated<number>;
+  template_id: number;
+  trigger: Generated<'schedule' | 'manual'>;
+  scheduled_for: Timestamp;
+  status: Generated<ExecutionStatus>;
+  current_step: number | null;
+  error: string | null;
+  created_at: DefaultTimestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface WorkflowStepRunsTable {
+  execution_id: number;
+  step_order: number;
+  agent_id: number | null;
+  status: Generated<'running' | 'succeeded' | 'failed' | 'skipped'>;
+  output: JSONColumnType<Record<string, unknown>> | null;
+  error: string | null;
+  started_at: DefaultTimestamp;
+  finished_at: Timestamp | null;
+}
+
+export interface LeaderLeasesTable {
+  name: string;
+  holder: string;
+  elected_at: DefaultTimestamp;
+  expires_at: Timestamp;
+}
+
+export type JobStatus = 'pending' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+export interface JobQueueTable {
+  id: Generated<number>;
+  queue: Generated<string>;
+  job_type: string;
+  payload: Json;
+  priority: Generated<number>;
+  run_at: DefaultTimestamp;
+  status: Generated<JobStatus>;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  dedupe_key: string | null;
+  locked_by: string | null;
+  lease_expires_at: Timestamp | null;
+  last_error: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  finished_at: Timestamp | null;
+}
+
+export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'lease_expired' | 'returned';
+
+export interface JobAttemptsTable {
+  id: Generated<number>;
+  job_id: number;
+  attempt: number;
+  worker_id: string;
+  started_at: DefaultTimestamp;
+  finished_at: Timestamp | null;
+  outcome: Generated<AttemptOutcome>;
+  error: string | null;
+  error_stack: string | null;
+}
+
+export interface WorkersTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: ColumnType<string[], string[] | undefined, string[]>;
+  concurrency: number;
+  version: string;
+  started_at: DefaultTimestamp;
+  last_heartbeat_at: DefaultTimestamp;
+  stopped_at: Timestamp | null;
+}
+
+export interface FinancialDataTable {
+  id: Generated<number>;
+  symbol: string;
+  source: string;
+  observed_at: Timestamp;
+  open: Numeric | null;
+  high: Numeric | null;
+  low: Numeric | null;
+  close: Numeric | null;
+  volume: Numeric | null;
+  data: Json;
+  ingested_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface MemoryEpisodicTable {
+  id: Generated<number>;
+  agent_id: number;
+  occurred_at: DefaultTimestamp;
+  content: string;
+  context: Json;
+  importance: Generated<number>;
+  consolidated_at: Timestamp | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface MemorySemanticTable {
+  id: Generated<number>;
+  agent_id: number | null;
+  topic: string;
+  content: string;
+  confidence: Generated<number>;
+  episode_count: Generated<number>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface KnowledgeNodesTable {
+  id: Generated<number>;
+  kind: string;
+  name: string;
+  properties: Json;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface KnowledgeEdgesTable {
+  source_id: number;
+  target_id: number;
+  relation: string;
+  weight: Generated<number>;
+  properties: Json;
+  updated_at: DefaultTimestamp;
+}
+
+export interface LlmCacheTable {
+  cache_key: string;
+  model: string;
+  prompt: string;
+  response: string;
+  created_at: DefaultTimestamp;
+  expires_at: Timestamp;
+  hit_count: Generated<number>;
+  last_hit_at: Timestamp | null;
+}
+
+export interface SyncSystemsTable {
+  name: string;
+  kind: 'postgres' | 'http_api' | 'mailbox';
+  description: string;
+  enabled: Generated<boolean>;
+  config: Json;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export type SyncState = 'never_run' | 'running' | 'ok' | 'error';
+
+export interface SyncStatusTable {
+  system_name: string;
+  status: Generated<SyncState>;
+  last_started_at: Timestamp | null;
+  last_success_at: Timestamp | null;
+  last_error: string | null;
+  last_error_at: Timestamp | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface SyncTablesTable {
+  table_name: string;
+  system_name: string;
+  direction: Generated<'push' | 'pull' | 'bidirectional'>;
+  key_column: Generated<string>;
+  updated_at_column: Generated<string>;
+  batch_size: Generated<number>;
+  enabled: Generated<boolean>;
+}
+
+export interface SupabaseSyncStateTable {
+  table_name: string;
+  push_watermark: Timestamp | null;
+  pull_watermark: Timestamp | null;
+  rows_pushed: Generated<number>;
+  rows_pulled: Generated<number>;
+  last_synced_at: Timestamp | null;
+  last_error: string | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface IngestionLogTable {
+  id: Generated<number>;
+  source: string;
+  target_table: string;
+  status: Generated<'running' | 'succeeded' | 'failed'>;
+  rows_ingested: Generated<number>;
+  error: string | null;
+  job_id: number | null;
+  started_at: DefaultTimestamp;
+  finished_at: Timestamp | null;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: DefaultTimestamp;
+  duration_ms: number | null;
+}
+
+/** Monitoring views (read-only). lag_seconds and max_wait_seconds are numeric: strings. */
+export interface MvSyncLagView {
+  scope: 'system' | 'table';
+  name: string;
+  enabled: boolean;
+  status: string | null;
+  last_success_at: Date | null;
+  lag_seconds: string | null;
+  last_error: string | null;
+  refreshed_at: Date;
+}
+
+export interface MvJobQueueBacklogView {
+  queue: string;
+  job_type: string;
+  status: JobStatus;
+  jobs: number;
+  runnable: number;
+  oldest_run_at: Date | null;
+  max_wait_seconds: string | null;
+  refreshed_at: Date;
+}
+
+export interface MvIngestionErrorsView {
+  source: string;
+  errors: number;
+  errors_24h: number;
+  first_error_at: Date;
+  last_error_at: Date;
+  last_error: string | null;
+  refreshed_at: Date;
+}
+
+export interface Database {
+  agents: AgentsTable;
+  agent_events: AgentEventsTable;
+  workflow_templates: WorkflowTemplatesTable;
+  workflow_steps: WorkflowStepsTable;
+  workflow_executions: WorkflowExecutionsTable;
+  workflow_step_runs: WorkflowStepRunsTable;
+  leader_leases: LeaderLeasesTable;
+  job_queue: JobQueueTable;
+  job_attempts: JobAttemptsTable;
+  workers: WorkersTable;
+  financial_data: FinancialDataTable;
+  memory_episodic: MemoryEpisodicTable;
+  memory_semantic: MemorySemanticTable;
+  knowledge_nodes: KnowledgeNodesTable;
+  knowledge_edges: KnowledgeEdgesTable;
+  llm_cache: LlmCacheTable;
+  sync_systems: SyncSystemsTable;
+  sync_status: SyncStatusTable;
+  sync_tables: SyncTablesTable;
+  supabase_sync_state: SupabaseSyncStateTable;
+  ingestion_log: IngestionLogTable;
+  schema_migrations: SchemaMigrationsTable;
+  mv_sync_lag: MvSyncLagView;
+  mv_job_queue_backlog: MvJobQueueBacklogView;
+  mv_ingestion_errors: MvIngestionErrorsView;
+}

@@ -20,7 +20,8 @@ export interface CliContext {
 }
 
 export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
-  if (globals.color === false) chalk.level = 0;
+  // chalk already honours --no-color, FORCE_COLOR and non-TTY output; NO_COLOR (no-color.org) is ours.
+  if (globals.color === false || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) chalk.level = 0;
   const config = loadConfig(env, {
     home: globals.home,
     logLevel: globals.logLevel,

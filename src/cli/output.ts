@@ -6,6 +6,7 @@ export function renderTable(head: string[], rows: Array<Array<string | number>>,
   const table = new Table({
     head: head.map((h) => chalk.bold(h)),
     style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const row of rows) table.push(row.map(String));
   return table.toString().split('\n').map((line) => indent + line).join('\n');

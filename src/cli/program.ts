@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createContext, type GlobalOptions } from './context.js';
+import type { GlobalOptions } from './context.js';
 
 export interface ProgramResult {
   exitCode: number;
@@ -36,7 +36,7 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--status', 'list applied and pending migrations; change nothing')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
-      const { runMigrate } = await import('./migrate.js');
+      const [{ runMigrate }, { createContext }] = await Promise.all([import('./migrate.js'), import('./context.js')]);
       result.exitCode = await runMigrate(createContext(globals(cmd)), options);
     });
 
@@ -45,7 +45,7 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--json', 'print one JSON document')
     .option('--watch [seconds]', 're-run in place every few seconds (default 5) until Ctrl-C', positiveSeconds)
     .action(async (options, cmd: Command) => {
-      const { runVerifyCommand } = await import('./verify.js');
+      const [{ runVerifyCommand }, { createContext }] = await Promise.all([import('./verify.js'), import('./context.js')]);
       result.exitCode = await runVerifyCommand(createContext(globals(cmd)), options);
     });
 
@@ -53,7 +53,7 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .description('what the system is doing now: agents, workflows, jobs, sync')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
-      const { runStatus } = await import('./status.js');
+      const [{ runStatus }, { createContext }] = await Promise.all([import('./status.js'), import('./context.js')]);
       result.exitCode = await runStatus(createContext(globals(cmd)), options);
     });
 

@@ -1,0 +1,29 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cesarBin = path.join(root, 'bin', 'cesar.js');
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run the built `cesar` binary as a user would: a real child process, its exit code, stdout and
+ * stderr. The environment is only what the test gives (plus PATH), so the developer's own
+ * DATABASE_URL never leaks in.
+ */
+export async function cesar(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+  const result = await execa(process.execPath, [cesarBin, ...args], {
+    reject: false,
+    extendEnv: false,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env },
+    timeout: options.timeoutMs ?? 60_000,
+    input: options.input,
+    cwd: root,
+  });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}

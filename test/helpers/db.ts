@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { connect } from '../../src/db/connect.js';
+import { silentLogger } from '../../src/log.js';
+
+/** The server the test run prepared (test/run.mjs), and the migrated template each file clones. */
+export const adminUrl = required('CESAR_TEST_ADMIN_URL');
+const template = required('CESAR_TEST_TEMPLATE');
+const prefix = required('CESAR_TEST_PREFIX');
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\` (test/run.mjs prepares the database)`);
+  return value;
+}
+
+export function urlFor(database: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A database of its own: a clone of the migrated template, or empty with `{ migrated: false }`. */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const source = options.migrated === false ? 'template0' : template;
+  await admin(async (client) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+        return;
+      } catch (err) {
+        // Another clone of the template is being made this instant.
+        if ((err as { code?: string }).code !== '55006' || attempt > 20) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  });
+  return {
+    name,
+    url: urlFor(name),
+    drop: () => admin(async (client) => { await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); }),
+  };
+}
+
+/** A name for a database that does not exist (cleaned up by the runner if a test creates it). */
+export function freshDatabaseName(): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** The library's own connection (pool + Kysely) to a test database. */
+export function openTestDatabase(url: string) {
+  return connect(url, { poolMax: 4, connectTimeoutSeconds: 10 }, { log: silentLogger });
+}
+
+/** Run SQL on a test database (setting up a broken state, reading back facts). */
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cesar } from './helpers/cli.js';
+import { createTestDatabase, sql, type TestDatabase } from './helpers/db.js';
+
+describe('cesar status', () => {
+  let d: TestDatabase;
+  before(async () => {
+    d = await createTestDatabase();
+    await sql(d.url, `INSERT INTO job_queue (job_type, status) VALUES ('canary', 'pending'), ('canary', 'pending'), ('supabase_sync', 'pending')`);
+    const [t] = await sql(d.url, `SELECT id FROM workflow_templates WHERE name = 'supabase_sync'`);
+    await sql(d.url, `INSERT INTO workflow_executions (template_id, scheduled_for, status, finished_at)
+                      VALUES ($1, '2026-01-01T00:15:00Z', 'succeeded', now())`, [t!.id]);
+  });
+  after(async () => { await d?.drop(); });
+
+  it('prints the tables of agents, templates, jobs and sync', async () => {
+    const r = await cesar(['status'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 0, r.stderr);
+    for (const heading of ['Agents by type and status', 'Workflow templates', 'Job queue by type and status', 'Sync status per system']) {
+      assert.ok(r.stdout.includes(heading), heading);
+    }
+    assert.match(r.stdout, /│ canary\s+│ pending\s+│ 2\s+│/);
+    assert.match(r.stdout, /│ supabase_sync\s+│ \*\/15 \* \* \* \*\s+│ UTC\s+│ yes\s+│ 2026-01-01T00:15:00.000Z \(succeeded\)/);
+    assert.match(r.stdout, /│ email_ingest\s+│ mailbox\s+│ yes\s+│ never_run\s+│ never/);
+    assert.match(r.stdout, /scheduler: not built yet/);
+  });
+
+  it('prints one JSON document with --json that matches the database', async () => {
+    const r = await cesar(['status', '--json'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const status = JSON.parse(r.stdout);
+    assert.equal(status.agents.reduce((n: number, a: { count: number }) => n + a.count, 0), 48);
+    assert.equal(status.templates.length, 5);
+    const sync = status.templates.find((t: { name: string }) => t.name === 'supabase_sync');
+    assert.equal(sync.lastRunAt, '2026-01-01T00:15:00.000Z');
+    assert.equal(new Date(sync.nextRunAt).getUTCMinutes() % 15, 0);
+    assert.ok(new Date(sync.nextRunAt) > new Date(status.generatedAt));
+    assert.deepEqual(status.jobs, [
+      { jobType: 'canary', status: 'pending', count: 2 },
+      { jobType: 'supabase_sync', status: 'pending', count: 1 },
+    ]);
+    assert.deepEqual(status.sync.map((s: { system: string }) => s.system), ['email_ingest', 'financial_api', 'supabase']);
+    assert.ok(status.notBuilt.some((n: { part: string }) => n.part === 'worker'));
+    assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');
+  });
+});

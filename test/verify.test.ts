@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { cesar } from './helpers/cli.js';
+import { createTestDatabase, sql, type TestDatabase } from './helpers/db.js';
+
+const allChecks = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_FLOW'];
+const readyLine = '🎉 100% COMPLETE - SYSTEM READY FOR END-TO-END WORKFLOW!';
+
+const databases: TestDatabase[] = [];
+after(async () => { await Promise.all(databases.map((d) => d.drop())); });
+
+async function database(migrated = true): Promise<TestDatabase> {
+  const d = await createTestDatabase({ migrated });
+  databases.push(d);
+  return d;
+}
+
+function verdicts(stdout: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const m of stdout.matchAll(/^(?:✅|❌) ([A-Z_]+): (PASS|FAIL)$/gm)) found[m[1]!] = m[2]!;
+  return found;
+}
+
+describe('cesar verify', () => {
+  it('passes all six checks on a migrated database and prints the ready line (exit 0)', async () => {
+    const d = await database();
+    const r = await cesar(['verify'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(verdicts(r.stdout), Object.fromEntries(allChecks.map((c) => [c, 'PASS'])));
+    assert.ok(r.stdout.includes(readyLine));
+    // Section 1 is the original's table of tables with rows, purpose and status.
+    assert.match(r.stdout, /│ agents\s+│ 48\s+│ Agent configurations\s+│ ✅/);
+    assert.match(r.stdout, /│ workflow_templates\s+│ 5\s+│ Workflow definitions/);
+  });
+
+  it('prints one JSON document with --json', async () => {
+    const d = await database();
+    const r = await cesar(['verify', '--json'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.passed, true);
+    assert.deepEqual(report.checks.map((c: { name: string }) => c.name), allChecks);
+    assert.ok(report.checks.every((c: { status: string }) => c.status === 'PASS'));
+    const schema = report.checks[0];
+    assert.equal(schema.table.find((t: { table: string }) => t.table === 'agents').rows, '48');
+  });
+
+  // Each break leaves the other five checks passing: the checks read the live catalog and data.
+  const breaks: Array<[check: string, what: string, statements: string[], problem: RegExp]> = [
+    ['SCHEMA', 'a required table is dropped', ['DROP TABLE agent_events CASCADE'], /missing table: agent_events/],
+    ['WORKFLOWS', 'a template is deactivated', [`UPDATE workflow_templates SET is_active = false WHERE name = 'llm_cache_refresh'`], /llm_cache_refresh is not active/],
+    ['WORKFLOWS', 'a template gets an invalid cron expression', [`UPDATE workflow_templates SET cron_expression = '61 * * * *' WHERE name = 'supabase_sync'`], /supabase_sync: "61 \* \* \* \*" is not a valid cron expression/],
+    ['JOBS', 'the claim index is dropped', ['DROP INDEX job_queue_claim_idx'], /no claim index on job_queue/],
+    ['MONITORING', 'a monitoring view is dropped', ['DROP MATERIALIZED VIEW mv_ingestion_errors'], /mv_ingestion_errors is missing/],
+    ['AGENTS', 'an agent is deactivated', [`UPDATE agents SET status = 'inactive' WHERE name = 'Portfolio Optimizer'`], /agent Portfolio Optimizer is inactive/],
+    ['DATA_FLOW', 'a sync configuration row is deleted', [`DELETE FROM sync_tables WHERE table_name = 'memory_semantic'`], /no sync configuration for table memory_semantic/],
+  ];
+  for (const [check, what, statements, problem] of breaks) {
+    it(`fails ${check} alone when ${what} (exit 1)`, async () => {
+      const d = await database();
+      for (const statement of statements) await sql(d.url, statement);
+      const r = await cesar(['verify', '--json'], { DATABASE_URL: d.url });
+      assert.equal(r.exitCode, 1, r.stderr);
+      const report = JSON.parse(r.stdout);
+      const failed = report.checks.filter((c: { status: string }) => c.status === 'FAIL').map((c: { name: string }) => c.name);
+      assert.deepEqual(failed, [check]);
+      const failing = report.checks.find((c: { name: string }) => c.name === check);
+      assert.ok(failing.problems.some((p: string) => problem.test(p)), `problems: ${failing.problems.join(' | ')}`);
+
+      const text = await cesar(['verify'], { DATABASE_URL: d.url });
+      assert.equal(text.exitCode, 1);
+      assert.ok(text.stdout.includes(`❌ ${check}: FAIL`));
+      assert.ok(!text.stdout.includes(readyLine));
+    });
+  }
+
+  it('exits 2 with the hint to migrate when the database has no schema', async () => {
+    const d = await database(false);
+    const r = await cesar(['verify'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /no cesar schema.*cesar migrate/);
+  });
+
+  it('re-runs in place with --watch until interrupted, then exits 0', async () => {
+    const d = await database();
+    const { execa } = await import('execa');
+    const { cesarBin } = await import('./helpers/cli.js');
+    const child = execa(process.execPath, [cesarBin, 'verify', '--watch', '0.5', '--json'], {
+      reject: false, extendEnv: false, env: { PATH: process.env.PATH, DATABASE_URL: d.url },
+    });
+    let runs = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        runs += chunk.toString().split('\n').filter((l) => l.startsWith('{')).length;
+        if (runs >= 2) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const result = await child;
+    assert.equal(result.exitCode, 0);
+    const lines = String(result.stdout).split('\n').filter(Boolean);
+    assert.ok(lines.length >= 2);
+    for (const line of lines) assert.equal(JSON.parse(line).passed, true);
+  });
+});

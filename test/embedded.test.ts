@@ -110,4 +110,34 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(postmastersOf(pgdata), []);
   });
+
+  it('works as an ordinary user too (as root, the test runs cesar as the OS user postgres)', async (t) => {
+    const { execa } = await import('execa');
+    const { cesarBin } = await import('./helpers/cli.js');
+    if (process.getuid?.() !== 0) {
+      t.diagnostic('the whole suite already runs as an ordinary user; nothing more to check here');
+      return;
+    }
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-user-test-'));
+    fs.chmodSync(base, 0o755);
+    const postgresUid = fs.statSync(pgdata).uid;
+    const postgresGid = fs.statSync(pgdata).gid;
+    fs.chownSync(base, postgresUid, postgresGid);
+    const userHome = path.join(base, 'home');
+    try {
+      const run = (args: string[]) => execa(process.execPath, [cesarBin, ...args], {
+        reject: false, extendEnv: false, uid: postgresUid, gid: postgresGid, cwd: base,
+        env: { PATH: process.env.PATH, CESAR_HOME: userHome, NO_COLOR: '1' },
+      });
+      const migrate = await run(['migrate']);
+      assert.equal(migrate.exitCode, 0, String(migrate.stderr));
+      const verify = await run(['verify']);
+      assert.equal(verify.exitCode, 0, String(verify.stderr));
+      assert.equal(fs.statSync(path.join(userHome, 'pgdata')).uid, postgresUid);
+      assert.deepEqual(postmastersOf(path.join(userHome, 'pgdata')), []);
+    } finally {
+      for (const pid of postmastersOf(path.join(userHome, 'pgdata'))) process.kill(pid, 'SIGKILL');
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './mask.js';
 
@@ -20,6 +21,10 @@ export interface Config {
   readonly connectTimeoutSeconds: number;
   /** Port of the embedded server; 0 picks a free one at each start. */
   readonly embeddedPort: number;
+  /** auto: workers LISTEN for new jobs (not on CockroachDB); off: poll only (transaction-mode poolers). */
+  readonly listen: 'auto' | 'off';
+  /** Completed and cancelled jobs are deleted after this long; failed jobs are kept. */
+  readonly jobRetentionMs: number;
 }
 
 /** Flags that override environment variables. */
@@ -42,6 +47,8 @@ export const settings = [
   ['CESAR_DB_POOL_MAX', 'connections per process, 1 to 1000', '10'],
   ['CESAR_DB_CONNECT_TIMEOUT', 'seconds to wait for a connection, 1 to 600', '10'],
   ['CESAR_PG_PORT', 'port of the embedded server, 0 (a free port) or 1024 to 65535', '0'],
+  ['CESAR_LISTEN', 'auto | off: workers wake on LISTEN/NOTIFY, or only poll', 'auto'],
+  ['CESAR_JOB_RETENTION', 'age after which completed and cancelled jobs are deleted, e.g. 7d, 12h', '7d'],
 ] as const;
 
 export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {
@@ -66,6 +73,13 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   const embeddedPort = integer(nonEmpty('CESAR_PG_PORT'), 0, 0, 65535, 'CESAR_PG_PORT', problems);
   if (embeddedPort > 0 && embeddedPort < 1024) problems.push(`CESAR_PG_PORT must be 0 or 1024 to 65535, got ${embeddedPort}`);
 
+  const listen = oneOf(nonEmpty('CESAR_LISTEN') ?? 'auto', ['auto', 'off'], 'CESAR_LISTEN', problems);
+  const retentionText = nonEmpty('CESAR_JOB_RETENTION') ?? '7d';
+  const jobRetentionMs = parseDuration(retentionText);
+  if (jobRetentionMs === undefined || jobRetentionMs < 60_000) {
+    problems.push(`CESAR_JOB_RETENTION must be a duration of at least 1m, like 7d or 12h; got "${retentionText}"`);
+  }
+
   if (problems.length > 0) {
     throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
   }
@@ -78,6 +92,8 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     poolMax,
     connectTimeoutSeconds,
     embeddedPort,
+    listen: listen as 'auto' | 'off',
+    jobRetentionMs: jobRetentionMs ?? 0,
   });
 }
 

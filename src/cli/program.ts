@@ -1,8 +1,32 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../duration.js';
 import type { GlobalOptions } from './context.js';
 
 export interface ProgramResult {
   exitCode: number;
+}
+
+function integerIn(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return Number(value);
+  };
+}
+
+function durationArg(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration like 500ms, 30s, 5m, 2h or 1d');
+  return ms;
+}
+
+function isoDate(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError('expected an ISO 8601 time like 2026-01-31T09:00:00Z');
+  }
+  return date;
 }
 
 function positiveSeconds(value: string): number {
@@ -57,14 +81,73 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runStatus(createContext(globals(cmd)), options);
     });
 
-  for (const [name, issue] of [['enqueue', 'Queue'], ['worker', 'Queue'], ['jobs', 'Queue'], ['start', 'Start']] as const) {
-    program.command(name, { hidden: true })
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(async () => {
-        const { UsageError } = await import('../errors.js');
-        throw new UsageError(`cesar ${name} is not built yet; it arrives with the ${issue} issue`);
+  program.command('enqueue')
+    .description('put a job on the queue and print its id')
+    .argument('<type>', 'job type (e.g. canary)')
+    .option('--payload <json>', 'JSON payload, or - to read it from stdin')
+    .option('--payload-file <file>', 'read the JSON payload from a file')
+    .option('--priority <n>', 'lower runs first (default 0)', integerIn(-1_000_000, 1_000_000))
+    .addOption(new Option('--run-at <iso>', 'run at this time (ISO 8601)').argParser(isoDate).conflicts('delay'))
+    .option('--delay <duration>', 'run after this long: 500ms, 30s, 5m, 2h, 1d', durationArg)
+    .option('--key <key>', 'dedupe key: while a job with this key is pending or running, return it instead')
+    .option('--max-attempts <n>', 'attempts before the job is failed for good (default 5)', integerIn(1, 1000))
+    .option('--queue <name>', 'queue name (default "default")')
+    .option('--json', 'print one JSON object {"id", "deduplicated", ...}')
+    .action(async (type: string, options, cmd: Command) => {
+      const [{ runEnqueue }, { createContext }] = await Promise.all([import('./enqueue.js'), import('./context.js')]);
+      result.exitCode = await runEnqueue(createContext(globals(cmd)), type, options);
+    });
+
+  program.command('worker')
+    .description('run jobs from the queue until SIGINT or SIGTERM')
+    .option('--concurrency <n>', 'jobs at once', integerIn(1, 1000), 10)
+    .option('--poll-interval <duration>', 'poll for jobs this often (the fallback to LISTEN/NOTIFY)', durationArg, 2000)
+    .option('--lease-seconds <n>', 'lease on a running job, renewed every third of it', integerIn(3, 86_400), 30)
+    .option('--queue <names>', 'comma-separated queues to take jobs from', (v: string) => v.split(',').map((q) => q.trim()).filter(Boolean), ['default'])
+    .option('--no-listen', 'poll only, never LISTEN (transaction-mode poolers; also CESAR_LISTEN=off)')
+    .option('--shutdown-grace <duration>', 'on SIGTERM, how long running jobs get to finish', durationArg, 30_000)
+    .option('--prefetch <n>', 'jobs claimed ahead of free slots (default: the concurrency)', integerIn(0, 10_000))
+    .action(async (options, cmd: Command) => {
+      const [{ runWorker }, { createContext }] = await Promise.all([import('./worker.js'), import('./context.js')]);
+      result.exitCode = await runWorker(createContext(globals(cmd)), options, version);
+    });
+
+  const jobs = program.command('jobs').description('list, show, retry and cancel jobs');
+  jobs.command('list')
+    .description('jobs, newest first')
+    .option('--status <status>', 'pending, in_progress, completed, failed or cancelled')
+    .option('--type <type>', 'job type')
+    .option('--limit <n>', 'at most this many (default 50)', integerIn(1, 1000))
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const [{ runJobsList }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
+      result.exitCode = await runJobsList(createContext(globals(cmd)), options);
+    });
+  jobs.command('show')
+    .description('one job with its attempt history')
+    .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
+    .option('--json', 'print one JSON document (the job with an "attempts" array)')
+    .action(async (id: number, options, cmd: Command) => {
+      const [{ runJobsShow }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
+      result.exitCode = await runJobsShow(createContext(globals(cmd)), id, options);
+    });
+  for (const action of ['retry', 'cancel'] as const) {
+    jobs.command(action)
+      .description(action === 'retry' ? 'run a failed, cancelled or waiting job again now' : 'cancel a pending or running job')
+      .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
+      .option('--json', 'print the job as JSON')
+      .action(async (id: number, options, cmd: Command) => {
+        const [{ runJobsChange }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
+        result.exitCode = await runJobsChange(createContext(globals(cmd)), action, id, options);
       });
   }
+
+  program.command('start', { hidden: true })
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async () => {
+      const { UsageError } = await import('../errors.js');
+      throw new UsageError('cesar start is not built yet; it arrives with the Start issue (run `cesar worker` meanwhile)');
+    });
   return program;
 }

@@ -18,6 +18,8 @@ const types = {
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly pool: pg.Pool;
+  /** The full URL, password included: for connections of this process only (LISTEN). Never print it. */
+  readonly url: string;
   /** The URL with its password masked, fit for printing. */
   readonly displayUrl: string;
   readonly embedded: boolean;
@@ -95,6 +97,7 @@ export async function connect(url: string, config: Pick<Config, 'poolMax' | 'con
   return {
     db,
     pool,
+    url,
     displayUrl,
     server,
     close: async () => {

@@ -110,7 +110,7 @@ export interface JobQueueTable {
   finished_at: Timestamp | null;
 }
 
-export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'lease_expired' | 'returned';
+export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'lease_expired' | 'returned' | 'cancelled';
 
 export interface JobAttemptsTable {
   id: Generated<number>;

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import { InputError, UsageError } from '../errors.js';
+import { defaultCatalog } from '../queue/catalog.js';
+import { checkJob, enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
+import { withDatabase, type CliContext } from './context.js';
+import { printJson } from './output.js';
+
+export interface EnqueueOptions {
+  payload?: string;
+  payloadFile?: string;
+  priority?: number;
+  runAt?: Date;
+  delay?: number;
+  key?: string;
+  maxAttempts?: number;
+  queue?: string;
+  json?: boolean;
+}
+
+/**
+ * `cesar enqueue TYPE`: put one job on the queue and print its id (or the id of the live job with the
+ * same --key, saying it was deduplicated). Everything is checked before the database is touched.
+ */
+export async function runEnqueue(ctx: CliContext, type: string, options: EnqueueOptions): Promise<number> {
+  const catalog = defaultCatalog();
+  const job: NewJob = {
+    type,
+    payload: readPayload(options),
+    priority: options.priority,
+    runAt: options.runAt,
+    delayMs: options.delay,
+    maxAttempts: options.maxAttempts,
+    queue: options.queue,
+    dedupeKey: options.key,
+  };
+  checkJob(job, catalog);
+  return withDatabase(ctx, async (handle) => {
+    const result = await enqueue(handle.pool, job, catalog);
+    if (options.json) {
+      printJson(ctx.out, { id: result.id, deduplicated: result.deduplicated, type: result.type, queue: result.queue, run_at: result.runAt.toISOString() });
+    } else {
+      ctx.out(String(result.id));
+      ctx.log.info(result.deduplicated
+        ? `Deduplicated: job ${result.id} with key "${options.key}" is already pending or running`
+        : `Enqueued ${result.type} job ${result.id} on queue ${result.queue}, to run at ${result.runAt.toISOString()}`);
+    }
+    return 0;
+  });
+}
+
+function readPayload(options: EnqueueOptions): unknown {
+  if (options.payload !== undefined && options.payloadFile !== undefined) {
+    throw new UsageError('give --payload or --payload-file, not both');
+  }
+  let text: string;
+  let source: string;
+  if (options.payloadFile !== undefined) {
+    source = `--payload-file ${options.payloadFile}`;
+    try {
+      const size = fs.statSync(options.payloadFile).size;
+      if (size > maxPayloadBytes) throw new InputError(`${source} is ${size} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
+      text = fs.readFileSync(options.payloadFile, 'utf8');
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (options.payload === '-') {
+    source = 'the payload on stdin';
+    const buffer = fs.readFileSync(0);
+    if (buffer.length > maxPayloadBytes) throw new InputError(`${source} is ${buffer.length} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
+    text = buffer.toString('utf8');
+  } else if (options.payload !== undefined) {
+    source = '--payload';
+    text = options.payload;
+  } else {
+    return undefined;
+  }
+  if (Buffer.byteLength(text) > maxPayloadBytes) {
+    throw new InputError(`${source} is ${Buffer.byteLength(text)} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${source} is not valid JSON: ${(err as Error).message}`);
+  }
+}

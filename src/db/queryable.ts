@@ -1,0 +1,18 @@
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+
+/** What the queue and other core modules run SQL on: a pg Pool, a pg client inside the caller's transaction, or Kysely. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** A pg Pool or client is Queryable as it is; a Kysely instance or transaction is wrapped. */
+export function asQueryable(db: Queryable | Kysely<any> | Transaction<any>): Queryable {
+  if ('query' in db && typeof db.query === 'function') return db as Queryable;
+  const kysely = db as Kysely<any>;
+  return {
+    async query<R>(config: { text: string; values?: unknown[] }) {
+      const result = await kysely.executeQuery<R>(CompiledQuery.raw(config.text, config.values ?? []));
+      return { rows: result.rows as R[], rowCount: result.numAffectedRows === undefined ? result.rows.length : Number(result.numAffectedRows) };
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import type { Kysely, Transaction } from 'kysely';
+import { asQueryable, type Queryable } from '../db/queryable.js';
+import { InputError } from '../errors.js';
+import type { JobCatalog } from './catalog.js';
+import { enqueueSql } from './queries.js';
+
+/** The largest payload accepted, as UTF-8 JSON. Queue rows stay small; big data belongs in tables. */
+export const maxPayloadBytes = 64 * 1024;
+export const defaultMaxAttempts = 5;
+
+export interface NewJob {
+  type: string;
+  payload?: unknown;
+  /** Lower runs first; default 0. */
+  priority?: number;
+  runAt?: Date;
+  delayMs?: number;
+  maxAttempts?: number;
+  queue?: string;
+  /** While a job with this key is pending or running, enqueueing it again returns that job. */
+  dedupeKey?: string;
+}
+
+export interface EnqueuedJob {
+  id: number;
+  type: string;
+  queue: string;
+  runAt: Date;
+  /** true when a live job with the same dedupe key was returned instead of a new one. */
+  deduplicated: boolean;
+}
+
+type Db = Queryable | Kysely<any> | Transaction<any>;
+
+/** Enqueue one job (see enqueueMany). */
+export async function enqueue(db: Db, job: NewJob, catalog?: JobCatalog): Promise<EnqueuedJob> {
+  const [result] = await enqueueMany(db, [job], catalog);
+  return result!;
+}
+
+/**
+ * Enqueue many jobs in one round trip, in the caller's transaction when db is one. Validates every job
+ * first (type known to the catalog, payload, limits); one bad job rejects the batch with InputError.
+ */
+export async function enqueueMany(db: Db, jobs: NewJob[], catalog?: JobCatalog): Promise<EnqueuedJob[]> {
+  if (jobs.length === 0) return [];
+  const rows = jobs.map((job, i) => validate(job, catalog, jobs.length > 1 ? `job ${i + 1}: ` : ''));
+  const q = asQueryable(db);
+  const results: Array<EnqueuedJob | undefined> = new Array(jobs.length);
+  let todo = rows.map((_, i) => i);
+  // A key whose conflicting job committed after our snapshot resolves to nothing; try those again.
+  for (let round = 0; todo.length > 0; round++) {
+    if (round === 5) throw new Error(`could not resolve dedupe keys after ${round} rounds`);
+    const batch = todo.map((i) => rows[i]!);
+    const { rows: out } = await q.query<{ id: number; dedupe_key: string | null; run_at: Date; existing: boolean }>({
+      name: 'cesar_enqueue',
+      text: enqueueSql,
+      values: [
+        batch.map((r) => r.queue), batch.map((r) => r.type), batch.map((r) => r.payloadJson), batch.map((r) => r.priority),
+        batch.map((r) => r.runAt), batch.map((r) => r.delayMs), batch.map((r) => r.maxAttempts), batch.map((r) => r.dedupeKey),
+      ],
+    });
+    const unkeyedNew = out.filter((r) => !r.existing && r.dedupe_key === null).sort((a, b) => a.id - b.id);
+    const keyedNew = new Map(out.filter((r) => !r.existing && r.dedupe_key !== null).map((r) => [r.dedupe_key!, r]));
+    const keyedExisting = new Map(out.filter((r) => r.existing).map((r) => [r.dedupe_key!, r]));
+    const claimedKeys = new Set<string>();
+    let next = 0;
+    const unresolved: number[] = [];
+    for (const i of todo) {
+      const row = rows[i]!;
+      if (row.dedupeKey === null) {
+        const made = unkeyedNew[next++]!;
+        results[i] = { id: made.id, type: row.type, queue: row.queue, runAt: made.run_at, deduplicated: false };
+        continue;
+      }
+      const made = keyedNew.get(row.dedupeKey);
+      const existing = keyedExisting.get(row.dedupeKey);
+      if (made) {
+        const first = !claimedKeys.has(row.dedupeKey);
+        claimedKeys.add(row.dedupeKey);
+        results[i] = { id: made.id, type: row.type, queue: row.queue, runAt: made.run_at, deduplicated: !first };
+      } else if (existing) {
+        results[i] = { id: existing.id, type: row.type, queue: row.queue, runAt: existing.run_at, deduplicated: true };
+      } else {
+        unresolved.push(i);
+      }
+    }
+    todo = unresolved;
+  }
+  return results as EnqueuedJob[];
+}
+
+interface JobRow {
+  queue: string;
+  type: string;
+  payloadJson: string;
+  priority: number;
+  runAt: Date | null;
+  delayMs: number | null;
+  maxAttempts: number;
+  dedupeKey: string | null;
+}
+
+const int32 = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= -2147483648 && (n as number) <= 2147483647;
+
+/** Check a job as enqueue would, without touching the database (InputError when invalid). */
+export function checkJob(job: NewJob, catalog?: JobCatalog): void {
+  validate(job, catalog, '');
+}
+
+function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): JobRow {
+  const fail = (message: string, hint?: string): never => { throw new InputError(where + message, hint); };
+  if (typeof job.type !== 'string' || job.type === '') fail('a job needs a type');
+  if (catalog && !catalog.get(job.type)) {
+    fail(`unknown job type "${job.type}"; known types: ${catalog.names().join(', ')}`);
+  }
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(job.type)) fail(`job type "${job.type}" must be snake_case, up to 64 characters`);
+  const payload = job.payload === undefined ? {} : job.payload;
+  const problem = catalog?.get(job.type)?.validate(payload);
+  if (problem) fail(`invalid payload for ${job.type}: ${problem}`);
+  const payloadJson = JSON.stringify(payload);
+  if (payloadJson === undefined) fail('the payload is not JSON');
+  const bytes = Buffer.byteLength(payloadJson, 'utf8');
+  if (bytes > maxPayloadBytes) fail(`the payload is ${bytes} bytes; the limit is ${maxPayloadBytes} bytes (64 KiB)`);
+  if (payloadJson.includes('\\u0000')) fail('the payload contains a NUL character (\\u0000), which PostgreSQL cannot store');
+  const priority = job.priority ?? 0;
+  if (!int32(priority)) fail(`priority must be an integer; got ${String(job.priority)}`);
+  const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`);
+  const queue = job.queue ?? 'default';
+  if (!/^[a-z0-9_.-]{1,64}$/.test(queue)) fail(`queue "${queue}" must be 1 to 64 of a-z, 0-9, _ . -`);
+  if (job.runAt !== undefined && job.delayMs !== undefined) fail('give a run time or a delay, not both');
+  if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))) fail('run time is not a valid date');
+  if (job.delayMs !== undefined && !(Number.isFinite(job.delayMs) && job.delayMs >= 0 && job.delayMs <= 366 * 86_400_000)) {
+    fail('delay must be from 0 to 366 days');
+  }
+  const dedupeKey = job.dedupeKey ?? null;
+  if (dedupeKey !== null && (typeof dedupeKey !== 'string' || dedupeKey.length === 0 || dedupeKey.length > 255 || dedupeKey.includes('\0'))) {
+    fail('a dedupe key must be 1 to 255 characters');
+  }
+  return { queue, type: job.type, payloadJson, priority, runAt: job.runAt ?? null, delayMs: job.delayMs ?? null, maxAttempts, dedupeKey };
+}

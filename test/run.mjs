@@ -62,7 +62,7 @@ process.exit(exitCode);
 
 function runTests() {
   const args = [
-    '--import', 'tsx', '--test',
+    '--import', 'tsx', '--test', '--test-timeout=180000',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
     `--test-reporter=${process.env.TEST_REPORTER ?? 'spec'}`,
     ...files,

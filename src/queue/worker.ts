@@ -251,14 +251,12 @@ export class Worker {
   }
 
   private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = (async () => {
-      try {
-        while (this.completions.length > 0 || this.failures.length > 0) await this.writeBatch();
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
+    if (this.flushing || (this.completions.length === 0 && this.failures.length === 0)) return;
+    const drain = async (): Promise<void> => {
+      while (this.completions.length > 0 || this.failures.length > 0) await this.writeBatch();
+    };
+    // Cleared in .finally, which runs after this assignment even when drain() settles at once.
+    this.flushing = drain().finally(() => { this.flushing = undefined; });
   }
 
   /** Write every pending completion and failure; resolves when all are written. */

@@ -1,0 +1,46 @@
+import { JobCatalog, canary, type JobType } from '../../src/queue/catalog.js';
+import { Worker, type WorkerOptions } from '../../src/queue/worker.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { openTestDatabase } from './db.js';
+
+/** A logger that keeps its lines, for assertions. */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', format: 'text', proc: 'test', write: (l) => lines.push(l) });
+  return Object.assign(log, { lines });
+}
+
+export function catalogOf(...types: JobType<any>[]): JobCatalog {
+  const catalog = new JobCatalog().register(canary);
+  for (const t of types) catalog.register(t);
+  return catalog;
+}
+
+/** A real Worker on a test database, with short timings; stop() it in the test. */
+export async function startWorker(url: string, catalog: JobCatalog, overrides: Partial<WorkerOptions> = {}) {
+  const handle = await openTestDatabase(url);
+  const worker = new Worker({
+    pool: handle.pool, db: handle.db, catalog, log: overrides.log ?? memoryLogger(), listenUrl: url,
+    concurrency: 4, pollIntervalMs: 200, leaseSeconds: 30, queues: ['default'], shutdownGraceMs: 5000,
+    retentionMs: 7 * 86_400_000, version: 'test', backoff: { initialMs: 20, capMs: 100 }, ...overrides,
+  });
+  await worker.start();
+  return {
+    worker,
+    handle,
+    async stop() {
+      await worker.stop();
+      await handle.close();
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { defaultCatalog } from '../../src/queue/catalog.js';
+import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
+import { InputError } from '../../src/errors.js';
+import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+
+describe('enqueue (library)', () => {
+  let d: TestDatabase;
+  let handle: Awaited<ReturnType<typeof openTestDatabase>>;
+  before(async () => { d = await createTestDatabase(); handle = await openTestDatabase(d.url); });
+  after(async () => { await handle?.close(); await d?.drop(); });
+  const catalog = defaultCatalog();
+
+  it('enqueues many jobs in one statement, each result matching its input', async () => {
+    const jobs = Array.from({ length: 50 }, (_, i) => ({ type: 'canary', payload: { sleep_ms: i }, priority: i % 3 }));
+    const results = await enqueueMany(handle.pool, jobs, catalog);
+    assert.equal(results.length, 50);
+    const rows = await sql(d.url, 'SELECT id, payload, priority FROM job_queue WHERE id = ANY($1)', [results.map((r) => r.id)]);
+    const byId = new Map(rows.map((r) => [Number(r.id), r]));
+    results.forEach((r, i) => {
+      assert.equal(r.deduplicated, false);
+      assert.deepEqual(byId.get(r.id)!.payload, { sleep_ms: i });
+      assert.equal(byId.get(r.id)!.priority, i % 3);
+    });
+  });
+
+  it('dedupes by key while the job is pending or running, and only then', async () => {
+    const first = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
+    const again = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
+    assert.equal(first.deduplicated, false);
+    assert.deepEqual([again.id, again.deduplicated], [first.id, true]);
+    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [first.id]);
+    assert.equal((await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog)).id, first.id);
+    await sql(d.url, `UPDATE job_queue SET status = 'completed', locked_by = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`, [first.id]);
+    const later = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
+    assert.notEqual(later.id, first.id);
+    assert.equal(later.deduplicated, false);
+  });
+
+  it('makes one job when the same key is enqueued from 10 connections at once', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, catalog)));
+    assert.equal(new Set(results.map((r) => r.id)).size, 1);
+    assert.equal(results.filter((r) => !r.deduplicated).length, 1);
+    assert.equal((await sql(d.url, `SELECT count(*) AS n FROM job_queue WHERE dedupe_key = 'race'`))[0]!.n, '1');
+  });
+
+  it('dedupes within one batch', async () => {
+    const [a, b] = await enqueueMany(handle.pool, [{ type: 'canary', dedupeKey: 'twin' }, { type: 'canary', dedupeKey: 'twin' }], catalog);
+    assert.equal(a!.id, b!.id);
+    assert.deepEqual([a!.deduplicated, b!.deduplicated], [false, true]);
+  });
+
+  it('enqueues inside the caller\'s transaction: nothing is left when it rolls back', async () => {
+    const client = await handle.pool.connect();
+    let id: number;
+    try {
+      await client.query('BEGIN');
+      id = (await enqueue(client, { type: 'canary' }, catalog)).id;
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
+    const kept = await handle.db.transaction().execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
+    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
+  });
+
+  it('sets run_at from a delay or a time, and priority and max attempts', async () => {
+    const [{ now }] = (await sql(d.url, 'SELECT now() AS now')) as [{ now: Date }];
+    const delayed = await enqueue(handle.pool, { type: 'canary', delayMs: 60_000, maxAttempts: 2, priority: -5 }, catalog);
+    const at = new Date('2030-01-01T00:00:00Z');
+    const timed = await enqueue(handle.pool, { type: 'canary', runAt: at }, catalog);
+    assert.ok(delayed.runAt.getTime() - now.getTime() >= 59_000);
+    assert.equal(timed.runAt.toISOString(), at.toISOString());
+    const [row] = await sql(d.url, 'SELECT max_attempts, priority FROM job_queue WHERE id = $1', [delayed.id]);
+    assert.deepEqual({ ...row }, { max_attempts: 2, priority: -5 });
+  });
+
+  it('refuses bad jobs with InputError before writing anything', async () => {
+    const before = (await sql(d.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n;
+    const bad: Array<[object, RegExp]> = [
+      [{ type: 'no_such_type' }, /unknown job type "no_such_type"; known types: canary/],
+      [{ type: 'canary', payload: { sleep_ms: -1 } }, /sleep_ms must be an integer/],
+      [{ type: 'canary', payload: { nope: 1 } }, /unknown field "nope"/],
+      [{ type: 'canary', payload: [1] }, /must be a JSON object/],
+      [{ type: 'canary', maxAttempts: 0 }, /max attempts must be an integer from 1 to 1000/],
+      [{ type: 'canary', queue: 'Bad Queue' }, /queue "Bad Queue"/],
+      [{ type: 'canary', delayMs: 5, runAt: new Date() }, /not both/],
+    ];
+    for (const [job, message] of bad) {
+      await assert.rejects(enqueueMany(handle.pool, [{ type: 'canary' }, job as never], catalog), (err: Error) => {
+        assert.ok(err instanceof InputError);
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+    await assert.rejects(enqueue(handle.pool, { type: 'bulk', payload: { blob: 'x'.repeat(70_000) } }), /limit is 65536 bytes/);
+    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n, before);
+  });
+});

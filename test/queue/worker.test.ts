@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobType } from '../../src/queue/catalog.js';
+import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
+import { cancelJob, getJob, listJobs, retryJob } from '../../src/queue/jobs.js';
+import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { catalogOf, startWorker, waitFor } from '../helpers/queue.js';
+
+const order: number[] = [];
+const record: JobType<{ n: number }> = {
+  name: 'record', description: 'records its n', timeoutMs: 10_000,
+  validate: () => undefined,
+  async run({ payload }) { order.push(payload.n); },
+};
+const alwaysFail: JobType = {
+  name: 'always_fail', description: 'fails', timeoutMs: 10_000,
+  validate: () => undefined,
+  async run({ attempt }) { throw new Error(`boom on attempt ${attempt}`); },
+};
+const sleepy: JobType<{ ms: number }> = {
+  name: 'sleepy', description: 'sleeps, honouring its signal', timeoutMs: 10_000,
+  validate: () => undefined,
+  run: ({ payload, signal }) => new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, payload.ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+  }),
+};
+const slow: JobType = { ...sleepy, name: 'slow', timeoutMs: 100 } as JobType;
+const catalog = catalogOf(record, alwaysFail, sleepy, slow);
+
+async function jobRow(url: string, id: number) {
+  return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
+}
+async function attempts(url: string, id: number) {
+  return sql(url, 'SELECT attempt, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY id', [id]);
+}
+
+describe('worker (library, real PostgreSQL)', () => {
+  let d: TestDatabase;
+  let handle: Awaited<ReturnType<typeof openTestDatabase>>;
+  before(async () => { d = await createTestDatabase(); handle = await openTestDatabase(d.url); });
+  after(async () => { await handle?.close(); await d?.drop(); });
+
+  it('runs jobs in priority, then run_at, then id order', async () => {
+    order.length = 0;
+    const [{ now }] = (await sql(d.url, 'SELECT now() AS now')) as [{ now: Date }];
+    const past = (s: number) => new Date(now.getTime() - s * 1000);
+    await enqueueMany(handle.pool, [
+      { type: 'record', payload: { n: 5 }, priority: 1, runAt: past(50) },
+      { type: 'record', payload: { n: 3 }, priority: 0, runAt: past(10) },
+      { type: 'record', payload: { n: 1 }, priority: -1, runAt: past(1) },
+      { type: 'record', payload: { n: 2 }, priority: 0, runAt: past(30) },
+      { type: 'record', payload: { n: 4 }, priority: 0, runAt: past(10) },
+      { type: 'record', payload: { n: 9 }, priority: -9, delayMs: 3_600_000 },
+    ], catalog);
+    const w = await startWorker(d.url, catalog, { concurrency: 1, prefetch: 0 });
+    try {
+      await waitFor('five jobs', async () => order.length >= 5);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(order, [1, 2, 3, 4, 5], 'the job due in an hour has not run');
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('retries with backoff and marks the job failed (dead) after 5 attempts, recording each error', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'always_fail' }, catalog);
+    const w = await startWorker(d.url, catalog);
+    try {
+      await waitFor('the job to fail for good', async () => (await jobRow(d.url, id)).status === 'failed');
+    } finally {
+      await w.stop();
+    }
+    const row = await jobRow(d.url, id);
+    assert.deepEqual({ ...row }, { status: 'failed', attempts: 5, max_attempts: 5, last_error: 'boom on attempt 5' });
+    const history = await attempts(d.url, id);
+    assert.deepEqual(history.map((a) => [a.attempt, a.outcome, a.error]), [1, 2, 3, 4, 5].map((n) => [n, 'failed', `boom on attempt ${n}`]));
+    assert.ok(history.every((a) => /boom on attempt/.test(a.error_stack)));
+    assert.ok((await listJobs(handle.pool, { status: 'failed' })).some((j) => j.id === id), 'dead jobs are kept and listed');
+
+    const retried = await retryJob(handle.pool, id);
+    assert.deepEqual([retried.status, retried.maxAttempts], ['pending', 10]);
+  });
+
+  it('times out a slow attempt and counts it as timed_out', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'slow', payload: { ms: 5000 }, maxAttempts: 1 }, catalog);
+    const w = await startWorker(d.url, catalog);
+    try {
+      await waitFor('the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
+  });
+
+  it('graceful stop: lets a running job finish within the grace period', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 400 } }, catalog);
+    const w = await startWorker(d.url, catalog, { shutdownGraceMs: 5000 });
+    await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
+    await w.stop();
+    assert.equal((await jobRow(d.url, id)).status, 'completed');
+  });
+
+  it('graceful stop: returns a job still running after the grace period, without counting the attempt', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 8000 } }, catalog);
+    const w = await startWorker(d.url, catalog, { shutdownGraceMs: 100 });
+    await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
+    await w.stop();
+    const row = await jobRow(d.url, id);
+    assert.deepEqual([row.status, row.attempts], ['pending', 0]);
+    assert.deepEqual((await attempts(d.url, id)).map((a) => a.outcome), ['returned']);
+    await sql(d.url, `UPDATE job_queue SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
+  });
+
+  it('takes over a job whose worker died once its lease expired, counting the attempt', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'record', payload: { n: 42 } }, catalog);
+    // A worker that claimed it and died: in progress, lease run out, attempt open.
+    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', attempts = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES ($1, 1, 'dead-worker')`, [id]);
+    const w = await startWorker(d.url, catalog);
+    try {
+      await waitFor('the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
+    } finally {
+      await w.stop();
+    }
+    assert.equal((await jobRow(d.url, id)).attempts, 2);
+    const history = await attempts(d.url, id);
+    assert.deepEqual(history.map((a) => a.outcome), ['lease_expired', 'succeeded']);
+    assert.match(history[0]!.error, /lease expired: worker dead-worker/);
+  });
+
+  it('a cancelled running job is aborted through its lost lease and stays cancelled', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 20_000 } }, catalog);
+    const w = await startWorker(d.url, catalog, { leaseSeconds: 3 });
+    try {
+      await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
+      await cancelJob(handle.pool, id);
+      await waitFor('the worker to let go', async () => w.worker.idle().then(() => true), 5000);
+    } finally {
+      await w.stop();
+    }
+    assert.equal((await jobRow(d.url, id)).status, 'cancelled');
+    const job = await getJob(handle.pool, id);
+    assert.deepEqual(job!.attempts.map((a) => a.outcome), ['cancelled']);
+  });
+
+  it('wakes on NOTIFY: a job enqueued while the worker idles starts long before the next poll', async () => {
+    order.length = 0;
+    const w = await startWorker(d.url, catalog, { pollIntervalMs: 60_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // let LISTEN connect
+      const started = Date.now();
+      await enqueue(handle.pool, { type: 'record', payload: { n: 7 } }, catalog);
+      await waitFor('the job', async () => order.includes(7), 10_000);
+      assert.ok(Date.now() - started < 30_000);
+    } finally {
+      await w.stop();
+    }
+  });
+});

@@ -127,7 +127,9 @@ export class Worker {
     const unstarted = this.ready.splice(0);
     if (this.running.size > 0) {
       this.log.info(`Stopping: waiting up to ${Math.round(this.options.shutdownGraceMs / 1000)} s for ${this.running.size} running job(s)`);
-      await Promise.race([this.idle(), new Promise((r) => setTimeout(r, this.options.shutdownGraceMs))]);
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([this.idle(), new Promise((r) => { graceTimer = setTimeout(r, this.options.shutdownGraceMs); })]);
+      clearTimeout(graceTimer);
     }
     const unfinished = [...this.running.values()];
     for (const r of unfinished) this.abort(r, 'shutdown');
@@ -320,9 +322,14 @@ export class Worker {
         name: 'cesar_heartbeat', text: heartbeatSql, values: [this.id, held, this.options.leaseSeconds],
       });
       this.lastHeartbeatOk = Date.now();
+      // Only the jobs we asked about: others were claimed while the heartbeat was in flight.
       const still = new Set(rows.map((r) => r.id));
-      for (const [id, entry] of this.running) if (!still.has(id)) this.abort(entry, 'lease_lost');
-      for (let i = this.ready.length - 1; i >= 0; i--) if (!still.has(this.ready[i]!.id)) this.ready.splice(i, 1);
+      const lost = new Set(held.filter((id) => !still.has(id)));
+      for (const id of lost) {
+        const entry = this.running.get(id);
+        if (entry) this.abort(entry, 'lease_lost');
+      }
+      for (let i = this.ready.length - 1; i >= 0; i--) if (lost.has(this.ready[i]!.id)) this.ready.splice(i, 1);
     } catch (err) {
       this.log.warn(`heartbeat failed: ${(err as Error).message}`);
       if (Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {

@@ -41,7 +41,8 @@ describe('cesar status', () => {
       { jobType: 'supabase_sync', status: 'pending', count: 1 },
     ]);
     assert.deepEqual(status.sync.map((s: { system: string }) => s.system), ['email_ingest', 'financial_api', 'supabase']);
-    assert.ok(status.notBuilt.some((n: { part: string }) => n.part === 'worker'));
+    assert.ok(status.notBuilt.some((n: { part: string }) => n.part === 'scheduler'));
+    assert.deepEqual(status.workers, []);
     assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');
   });
 });

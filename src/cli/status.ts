@@ -32,6 +32,10 @@ export function formatStatus(s: SystemStatus, database: string): string {
   out.push(s.jobs.length > 0
     ? renderTable(['Type', 'Status', 'Jobs'], s.jobs.map((j) => [j.jobType, j.status, j.count]))
     : '  (no jobs)');
+  out.push('', 'Workers (live, and stopped in the last day)');
+  out.push(s.workers.length > 0
+    ? renderTable(['Worker', 'Concurrency', 'Started', 'Last heartbeat', 'State'], s.workers.map((w) => [w.id, w.concurrency, w.startedAt, w.lastHeartbeatAt, w.state]))
+    : '  (no workers: start one with `cesar worker`)');
   out.push('', 'Sync status per system');
   out.push(renderTable(['System', 'Kind', 'Enabled', 'Status', 'Last success', 'Last error'], s.sync.map((x) => [
     x.system, x.kind, x.enabled ? 'yes' : 'no', x.status, orNever(x.lastSuccessAt), x.lastError ?? '-',

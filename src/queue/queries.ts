@@ -32,16 +32,18 @@ SELECT j.id, j.dedupe_key, j.run_at, true
    AND j.status IN ('pending', 'in_progress')`;
 
 /**
- * Claim up to $2 runnable jobs of the queues $1 and the types $5 this worker can run, in (priority,
+ * Claim up to $2 runnable jobs of queue $1 and of the types $5 this worker can run, in (priority,
  * run_at, id) order, skipping rows other workers hold; lease them to worker $3 for $4 seconds and
  * open their attempt rows. The MATERIALIZED CTE fences the planner so LIMIT bounds the rows locked.
+ * One queue per statement: with `queue = ANY(array)` the planner can no longer read
+ * job_queue_claim_idx in order and sorts every pending job instead.
  */
 export const claimSql = `
 WITH candidates AS MATERIALIZED (
     SELECT id
       FROM job_queue
      WHERE status = 'pending'
-       AND queue = ANY($1::text[])
+       AND queue = $1
        AND run_at <= now()
        AND job_type = ANY($5::text[])
      ORDER BY priority, run_at, id

@@ -90,6 +90,7 @@ export class Worker {
   private pollTimer: NodeJS.Timeout | undefined;
   private lastHeartbeatOk = Date.now();
   private idleWaiters: Array<() => void> = [];
+  private nextQueue = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -168,11 +169,7 @@ export class Worker {
           this.log.warn('not claiming: heartbeats have failed for longer than the lease');
           break;
         }
-        const { rows } = await this.options.pool.query<ClaimedJob>({
-          name: 'cesar_claim',
-          text: claimSql,
-          values: [this.options.queues, want, this.id, this.options.leaseSeconds, this.types],
-        });
+        const rows = await this.claim(want);
         this.stats.claimed += rows.length;
         this.ready.push(...rows);
         this.startReady();
@@ -181,6 +178,22 @@ export class Worker {
     } catch (err) {
       this.log.error(`claiming jobs failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Claim up to `want` jobs, taking the queues in turn (the first queue rotates for fairness). */
+  private async claim(want: number): Promise<ClaimedJob[]> {
+    const queues = this.options.queues;
+    const first = this.nextQueue++ % queues.length;
+    const claimed: ClaimedJob[] = [];
+    for (let i = 0; i < queues.length && claimed.length < want; i++) {
+      const { rows } = await this.options.pool.query<ClaimedJob>({
+        name: 'cesar_claim',
+        text: claimSql,
+        values: [queues[(first + i) % queues.length], want - claimed.length, this.id, this.options.leaseSeconds, this.types],
+      });
+      claimed.push(...rows);
+    }
+    return claimed;
   }
 
   private startReady(): void {

@@ -23,6 +23,16 @@ export interface SystemStatus {
     lastSuccessAt: string | null;
     lastError: string | null;
   }>;
+  workers: Array<{
+    id: string;
+    hostname: string;
+    pid: number;
+    concurrency: number;
+    startedAt: string;
+    lastHeartbeatAt: string;
+    /** live: heartbeat in the last 2 minutes; stopped: shut down cleanly; lost: neither. */
+    state: 'live' | 'stopped' | 'lost';
+  }>;
   /** Parts of the system that are not built yet, said plainly rather than shown as numbers. */
   notBuilt: Array<{ part: string; note: string }>;
 }
@@ -31,7 +41,7 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** What the system is doing now, as `cesar status` and the API show it. */
 export async function getStatus(pool: pg.Pool): Promise<SystemStatus> {
-  const [agents, templates, jobs, sync, now] = await Promise.all([
+  const [agents, templates, jobs, sync, now, workers] = await Promise.all([
     pool.query<{ agent_type: string; status: string; n: number }>(
       'SELECT agent_type, status, count(*) AS n FROM agents GROUP BY agent_type, status ORDER BY agent_type, status'),
     pool.query<{ name: string; cron_expression: string; timezone: string; is_active: boolean; last_run_at: Date | null; last_status: string | null }>(
@@ -46,6 +56,13 @@ export async function getStatus(pool: pg.Pool): Promise<SystemStatus> {
       `SELECT s.name, s.kind, s.enabled, st.status, st.last_success_at, st.last_error
          FROM sync_systems s LEFT JOIN sync_status st ON st.system_name = s.name ORDER BY s.name`),
     pool.query<{ now: Date }>('SELECT now() AS now'),
+    pool.query<{ id: string; hostname: string; pid: number; concurrency: number; started_at: Date; last_heartbeat_at: Date; state: 'live' | 'stopped' | 'lost' }>(
+      `SELECT id, hostname, pid, concurrency, started_at, last_heartbeat_at,
+              CASE WHEN stopped_at IS NOT NULL THEN 'stopped'
+                   WHEN last_heartbeat_at > now() - interval '2 minutes' THEN 'live' ELSE 'lost' END AS state
+         FROM workers
+        WHERE stopped_at IS NULL OR stopped_at > now() - interval '1 day'
+        ORDER BY started_at DESC LIMIT 50`),
   ]);
   const dbNow = now.rows[0]?.now ?? new Date();
   return {
@@ -69,9 +86,12 @@ export async function getStatus(pool: pg.Pool): Promise<SystemStatus> {
       lastSuccessAt: iso(s.last_success_at),
       lastError: s.last_error,
     })),
+    workers: workers.rows.map((w) => ({
+      id: w.id, hostname: w.hostname, pid: w.pid, concurrency: w.concurrency,
+      startedAt: w.started_at.toISOString(), lastHeartbeatAt: w.last_heartbeat_at.toISOString(), state: w.state,
+    })),
     notBuilt: [
       { part: 'scheduler', note: 'not built yet: next runs are the cron slots, but nothing fires them until the Scheduler issue lands' },
-      { part: 'worker', note: 'not built yet: jobs stay pending until `cesar worker` lands with the Queue issue' },
       { part: 'sync', note: 'not built yet: no sync has run; statuses are the configured initial state' },
     ],
   };

@@ -1,3 +1,4 @@
+import { defaultCatalog } from '../queue/catalog.js';
 import { existingRelations, indexesOf, type IndexInfo } from './catalog.js';
 import { attempt, type Check } from './types.js';
 
@@ -38,7 +39,10 @@ export const checkJobs: Check = async ({ pool }) => {
       'SELECT job_type, count(*) AS n FROM job_queue GROUP BY job_type ORDER BY job_type')).rows);
     if (types && types.length > 0) facts.push(`Job types: ${types.map((t) => `${t.job_type} (${t.n})`).join(', ')}`);
   }
-  facts.push('Worker: not built yet (`cesar worker` arrives with the Queue issue); no job runs until then');
+  facts.push(`Job types with a handler: ${defaultCatalog().names().join(', ')}`);
+  const workers = await attempt(problems, 'reading workers', async () => (await pool.query<{ live: number; total: number }>(
+    `SELECT count(*) FILTER (WHERE stopped_at IS NULL AND last_heartbeat_at > now() - interval '2 minutes') AS live, count(*) AS total FROM workers`)).rows[0]);
+  if (workers) facts.push(`Workers: ${workers.live} live (heartbeat in the last 2 minutes); start one with \`cesar worker\``);
   return {
     passed: problems.length === 0,
     summary: problems.length === 0 ? 'job queue tables and indexes ready' : 'job queue not ready',

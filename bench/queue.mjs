@@ -114,7 +114,7 @@ async function measureSystem(system, args, server) {
     const enqueueSeconds = (now() - t0) / 1000;
 
     // 2. Drain with one worker process.
-    child = fork(fileURLToPath(import.meta.url), ['--child', system, '--database-url', url, '--concurrency', String(args.concurrency), '--jobs', String(args.jobs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child = fork(fileURLToPath(import.meta.url), ['--child', system, '--database-url', url, '--concurrency', String(args.concurrency), '--jobs', String(args.jobs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [] });
     const messages = [];
     const waiters = [];
     child.on('message', (m) => { messages.push(m); for (const w of waiters.splice(0)) w(); });
@@ -235,7 +235,7 @@ async function child(args) {
     const worker = new Worker({
       pool: workerPool, db: new Kysely({ dialect: new PostgresDialect({ pool: workerPool }) }), catalog, log: silentLogger,
       listenUrl: url, concurrency: args.concurrency, pollIntervalMs: 2000, leaseSeconds: 30, queues: ['default'],
-      shutdownGraceMs: 1000, retentionMs: 7 * 86_400_000, version: 'bench',
+      shutdownGraceMs: 1000, retentionMs: 7 * 86_400_000, version: 'bench', prefetch: Number(process.env.BENCH_PREFETCH ?? 490),
     });
     start = () => worker.start();
     stop = () => worker.stop();
@@ -261,7 +261,7 @@ async function child(args) {
     const boss = new PgBoss({ connectionString: url, max: 10, supervise: false, schedule: false });
     boss.on('error', () => {});
     await boss.start();
-    start = () => boss.work('canary', { batchSize: 100, pollingIntervalSeconds: 0.5 }, async (jobs) => { for (const j of jobs) handle(j.data); });
+    start = () => boss.work('canary', { batchSize: 1000, pollingIntervalSeconds: 0.5 }, async (jobs) => { for (const j of jobs) handle(j.data); });
     stop = () => boss.stop({ graceful: true, wait: true });
     remaining = async () => Number((await pool.query(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'canary' AND state <> 'completed'`)).rows[0].n);
   }

@@ -90,9 +90,9 @@ describe('cesar errors: one line, a documented exit code, no secrets', () => {
   });
 
   it('says plainly that a command of a later issue is not built yet', async () => {
-    const r = await cesar(['worker']);
+    const r = await cesar(['start']);
     assert.equal(r.exitCode, 64);
-    assert.match(oneLine(r.stderr), /cesar worker is not built yet/);
+    assert.match(oneLine(r.stderr), /cesar start is not built yet/);
   });
 
   it('prints errors as JSON on stderr with --json', async () => {

@@ -60,6 +60,15 @@ try {
 }
 process.exit(exitCode);
 
+// Ctrl-C or a CI timeout: stop the tests, then still drop the databases and stop the server.
+let testsChild;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    testsChild?.kill(signal);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
 function runTests() {
   const args = [
     '--import', 'tsx', '--test', '--test-timeout=180000',
@@ -67,7 +76,7 @@ function runTests() {
     `--test-reporter=${process.env.TEST_REPORTER ?? 'spec'}`,
     ...files,
   ];
-  const child = spawn(process.execPath, args, {
+  const child = testsChild = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, CESAR_TEST_ADMIN_URL: withDatabase(adminUrl, 'postgres'), CESAR_TEST_TEMPLATE: template, CESAR_TEST_PREFIX: prefix },
@@ -75,7 +84,13 @@ function runTests() {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-async function cleanup() {
+let cleaned;
+function cleanup() {
+  cleaned ??= doCleanup();
+  return cleaned;
+}
+
+async function doCleanup() {
   try {
     const { rows: leftovers } = await admin.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
     for (const { datname } of leftovers) {
@@ -85,6 +100,7 @@ async function cleanup() {
     await admin.end();
     if (lease) await lease.release();
     if (home) fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(path.join(os.tmpdir(), `${prefix}_default_home`), { recursive: true, force: true });
   }
 }
 

@@ -56,45 +56,45 @@ WITH candidates AS MATERIALIZED (
            locked_by = $3,
            lease_expires_at = now() + $4 * interval '1 second',
            updated_at = now()
-      FROM candidates c
-     WHERE j.id = c.id
+     -- = ANY(ARRAY(...)) rather than a join: primary-key lookups, never a hash join over the table.
+     WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
     RETURNING j.id, j.job_type, j.payload, j.attempts, j.max_attempts, j.queue, j.priority, j.run_at, j.created_at
 ), opened AS (
+    -- A data-modifying CTE runs whether or not it is read.
     INSERT INTO job_attempts (job_id, attempt, worker_id)
     SELECT id, attempts, $3 FROM claimed
-    RETURNING id AS attempt_id, job_id
 )
-SELECT c.*, o.attempt_id
-  FROM claimed c
-  JOIN opened o ON o.job_id = c.id
- ORDER BY c.priority, c.run_at, c.id`;
+SELECT * FROM claimed ORDER BY priority, run_at, id`;
 
-/** Complete many finished jobs of worker $1 at once: (job id, attempt id) pairs in $2, $3. */
+/*
+ * Attempt rows are found by (job_id, attempt) of the one running attempt, one job_attempts_job_idx
+ * probe per job. (Matching them by `id = ANY(array)` let the generic plan probe the whole array once
+ * per job: quadratic in the batch size.)
+ */
+
+/** Complete many finished jobs of worker $1 at once ($2: job ids). */
 export const completeSql = `
-WITH finished AS (
-    SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS f(job_id, attempt_id)
-), done AS (
+WITH done AS (
     UPDATE job_queue j
        SET status = 'completed', finished_at = now(), updated_at = now(),
            locked_by = NULL, lease_expires_at = NULL
-      FROM finished f
-     WHERE j.id = f.job_id AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id
+     WHERE j.id = ANY ($2::bigint[]) AND j.status = 'in_progress' AND j.locked_by = $1
+    RETURNING j.id, j.attempts
 )
 UPDATE job_attempts a
    SET outcome = 'succeeded', finished_at = now()
-  FROM finished f
- WHERE a.id = f.attempt_id AND f.job_id IN (SELECT id FROM done)
+  FROM done d
+ WHERE a.job_id = d.id AND a.attempt = d.attempts AND a.outcome = 'running'
 RETURNING a.job_id`;
 
 /**
  * Record failed attempts of worker $1: back to pending after the retry delay, or failed (dead) when
- * out of attempts. Arrays: job id, attempt id, outcome, error, stack, delay in ms.
+ * out of attempts. Arrays: job id, outcome, error, stack, delay in ms.
  */
 export const failSql = `
 WITH failures AS (
-    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[])
-           AS f(job_id, attempt_id, outcome, error, error_stack, delay_ms)
+    SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[])
+           AS f(job_id, outcome, error, error_stack, delay_ms)
 ), updated AS (
     UPDATE job_queue j
        SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending' END,
@@ -105,31 +105,29 @@ WITH failures AS (
            locked_by = NULL, lease_expires_at = NULL, updated_at = now()
       FROM failures f
      WHERE j.id = f.job_id AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id, j.status, j.run_at
+    RETURNING j.id, j.status, j.run_at, j.attempts
 ), recorded AS (
     UPDATE job_attempts a
        SET outcome = f.outcome, error = f.error, error_stack = f.error_stack, finished_at = now()
-      FROM failures f
-     WHERE a.id = f.attempt_id AND f.job_id IN (SELECT id FROM updated)
+      FROM updated u
+      JOIN failures f ON f.job_id = u.id
+     WHERE a.job_id = u.id AND a.attempt = u.attempts AND a.outcome = 'running'
 )
 SELECT id, status, run_at FROM updated`;
 
 /** Give back jobs worker $1 did not finish (shutdown): pending again, the attempt not counted. */
 export const returnSql = `
-WITH returned AS (
-    SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS r(job_id, attempt_id)
-), updated AS (
+WITH updated AS (
     UPDATE job_queue j
        SET status = 'pending', attempts = j.attempts - 1, run_at = now(),
            locked_by = NULL, lease_expires_at = NULL, updated_at = now()
-      FROM returned r
-     WHERE j.id = r.job_id AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id
+     WHERE j.id = ANY ($2::bigint[]) AND j.status = 'in_progress' AND j.locked_by = $1
+    RETURNING j.id, j.attempts + 1 AS attempt
 ), recorded AS (
     UPDATE job_attempts a
        SET outcome = 'returned', error = 'worker shut down before the job finished; returned unfinished', finished_at = now()
-      FROM returned r
-     WHERE a.id = r.attempt_id AND r.job_id IN (SELECT id FROM updated)
+      FROM updated u
+     WHERE a.job_id = u.id AND a.attempt = u.attempt AND a.outcome = 'running'
 )
 SELECT id FROM updated`;
 
@@ -177,13 +175,13 @@ SELECT id, status FROM updated`;
 /** Retention: delete up to $2 completed or cancelled jobs finished before now() - $1 seconds (failed jobs are kept). */
 export const pruneSql = `
 DELETE FROM job_queue
- WHERE id IN (SELECT id
-                FROM job_queue
-               WHERE status IN ('completed', 'cancelled')
-                 AND finished_at < now() - $1 * interval '1 second'
-               ORDER BY finished_at
-               LIMIT $2
-                 FOR UPDATE SKIP LOCKED)`;
+ WHERE id = ANY (ARRAY(SELECT id
+                         FROM job_queue
+                        WHERE status IN ('completed', 'cancelled')
+                          AND finished_at < now() - $1 * interval '1 second'
+                        ORDER BY id
+                        LIMIT $2
+                          FOR UPDATE SKIP LOCKED))`;
 
 export const registerWorkerSql = `
 INSERT INTO workers (id, hostname, pid, queues, concurrency, version)

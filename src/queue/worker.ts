@@ -39,7 +39,6 @@ interface ClaimedJob {
   attempts: number;
   max_attempts: number;
   queue: string;
-  attempt_id: number;
 }
 
 interface RunningJob {
@@ -52,7 +51,6 @@ interface RunningJob {
 
 interface Failure {
   jobId: number;
-  attemptId: number;
   outcome: 'failed' | 'timed_out';
   error: string;
   stack: string | null;
@@ -79,7 +77,7 @@ export class Worker {
   private readonly running = new Map<number, RunningJob>();
   private readonly ready: ClaimedJob[] = [];
   private readonly types: string[];
-  private completions: Array<[number, number]> = [];
+  private completions: number[] = [];
   private failures: Failure[] = [];
   private flushing: Promise<void> | undefined;
   private fetching: Promise<void> | undefined;
@@ -225,7 +223,7 @@ export class Worker {
         ]);
         if (entry.abortReason) throw controller.signal.reason;
         this.stats.succeeded += 1;
-        this.completions.push([job.id, job.attempt_id]);
+        this.completions.push(job.id);
         this.log.info(`Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`);
       } catch (err) {
         this.settleFailure(entry, err, log);
@@ -254,7 +252,7 @@ export class Worker {
     this.stats.failed += 1;
     log.warn(`Job ${job.id} ${job.job_type} attempt ${job.attempts} ` + (dead ? `failed for good (${job.attempts} of ${job.max_attempts} attempts made): ${message}` : `failed, retrying in ${(delayMs / 1000).toFixed(1)} s: ${message}`));
     this.failures.push({
-      jobId: job.id, attemptId: job.attempt_id, outcome: timedOut ? 'timed_out' : 'failed',
+      jobId: job.id, outcome: timedOut ? 'timed_out' : 'failed',
       error: message, stack: timedOut ? null : error.stack ?? null, delayMs,
     });
   }
@@ -289,13 +287,13 @@ export class Worker {
       if (completions.length > 0) {
         await this.options.pool.query({
           name: 'cesar_complete', text: completeSql,
-          values: [this.id, completions.map((c) => c[0]), completions.map((c) => c[1])],
+          values: [this.id, completions],
         });
       }
       if (failures.length > 0) {
         const { rows } = await this.options.pool.query<{ id: number; status: string; run_at: Date }>({
           name: 'cesar_fail', text: failSql,
-          values: [this.id, failures.map((f) => f.jobId), failures.map((f) => f.attemptId), failures.map((f) => f.outcome),
+          values: [this.id, failures.map((f) => f.jobId), failures.map((f) => f.outcome),
             failures.map((f) => f.error), failures.map((f) => f.stack), failures.map((f) => f.delayMs)],
         });
         // Wake when the retries are due rather than at the next poll.
@@ -320,7 +318,7 @@ export class Worker {
 
   private async giveBack(jobs: ClaimedJob[]): Promise<void> {
     try {
-      const { rows } = await this.options.pool.query({ text: returnSql, values: [this.id, jobs.map((j) => j.id), jobs.map((j) => j.attempt_id)] });
+      const { rows } = await this.options.pool.query({ text: returnSql, values: [this.id, jobs.map((j) => j.id)] });
       this.stats.returned += rows.length;
       if (rows.length > 0) this.log.info(`Returned ${rows.length} unfinished job(s) to the queue`);
     } catch (err) {

@@ -1,9 +1,13 @@
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cesarBin = path.join(root, 'bin', 'cesar.js');
+
+/** Never the developer's ./.cesar: a test that forgets DATABASE_URL gets a throwaway home (removed by test/run.mjs). */
+export const defaultHome = path.join(os.tmpdir(), `${process.env.CESAR_TEST_PREFIX ?? 'cesar_test'}_default_home`);
 
 export interface CliResult {
   exitCode: number;
@@ -20,7 +24,7 @@ export async function cesar(args: string[], env: Record<string, string | undefin
   const result = await execa(process.execPath, [cesarBin, ...args], {
     reject: false,
     extendEnv: false,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
     timeout: options.timeoutMs ?? 60_000,
     input: options.input,
     cwd: root,

@@ -21,7 +21,9 @@ const root = path.resolve(here, '..');
 const systems = ['cesar', 'graphile-worker', 'pg-boss'];
 
 function parseArgs(argv) {
-  const args = { jobs: 20000, concurrency: 10, system: 'cesar', latencyJobs: 200, databaseUrl: process.env.DATABASE_URL };
+  // prefetch: cesar's jobs claimed ahead of free slots; 500 - C gives it the same local buffer as
+  // graphile-worker's localQueue of 500.
+  const args = { jobs: 20000, concurrency: 10, system: 'cesar', latencyJobs: 200, databaseUrl: process.env.DATABASE_URL, prefetch: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value`); return v; };
@@ -30,6 +32,7 @@ function parseArgs(argv) {
     else if (a === '--concurrency') args.concurrency = Number(value());
     else if (a === '--system') args.system = value();
     else if (a === '--latency-jobs') args.latencyJobs = Number(value());
+    else if (a === '--prefetch') args.prefetch = Number(value());
     else if (a === '--json') args.json = true;
     else if (a === '--child') args.child = value();
     else fail(`unknown argument ${a}`);
@@ -37,6 +40,7 @@ function parseArgs(argv) {
   if (!args.databaseUrl) fail('give --database-url postgres://... (a server where we may create databases)');
   if (!Number.isInteger(args.jobs) || args.jobs < 1) fail('--jobs must be a positive integer');
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) fail('--concurrency must be a positive integer');
+  args.prefetch ??= Math.max(0, 500 - args.concurrency);
   if (args.system !== 'all' && !systems.includes(args.system)) fail(`--system must be one of ${systems.join(', ')}, all`);
   return args;
 }
@@ -114,7 +118,7 @@ async function measureSystem(system, args, server) {
     const enqueueSeconds = (now() - t0) / 1000;
 
     // 2. Drain with one worker process.
-    child = fork(fileURLToPath(import.meta.url), ['--child', system, '--database-url', url, '--concurrency', String(args.concurrency), '--jobs', String(args.jobs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [] });
+    child = fork(fileURLToPath(import.meta.url), ['--child', system, '--database-url', url, '--concurrency', String(args.concurrency), '--jobs', String(args.jobs), '--prefetch', String(args.prefetch)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [] });
     const messages = [];
     const waiters = [];
     child.on('message', (m) => { messages.push(m); for (const w of waiters.splice(0)) w(); });
@@ -149,6 +153,7 @@ async function measureSystem(system, args, server) {
       system,
       jobs: args.jobs,
       concurrency: args.concurrency,
+      ...(system === 'cesar' ? { prefetch: args.prefetch } : system === 'graphile-worker' ? { local_queue: 500 } : { batch_size: 1000, polling_interval_s: 0.5 }),
       enqueue_jobs_per_sec: Math.round(args.jobs / enqueueSeconds),
       drain_jobs_per_sec: Math.round(args.jobs / (drained.ms / 1000)),
       latency_ms: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
@@ -235,7 +240,7 @@ async function child(args) {
     const worker = new Worker({
       pool: workerPool, db: new Kysely({ dialect: new PostgresDialect({ pool: workerPool }) }), catalog, log: silentLogger,
       listenUrl: url, concurrency: args.concurrency, pollIntervalMs: 2000, leaseSeconds: 30, queues: ['default'],
-      shutdownGraceMs: 1000, retentionMs: 7 * 86_400_000, version: 'bench', prefetch: Number(process.env.BENCH_PREFETCH ?? 490),
+      shutdownGraceMs: 1000, retentionMs: 7 * 86_400_000, version: 'bench', prefetch: args.prefetch,
     });
     start = () => worker.start();
     stop = () => worker.stop();

@@ -130,8 +130,10 @@ async function measureSystem(system, args, server) {
       }
     };
     await receive('ready');
+    const walBefore = await admin.query('SELECT pg_current_wal_lsn() AS lsn');
     child.send({ type: 'go' });
     const drained = await receive('drained');
+    const wal = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [walBefore.rows[0].lsn]);
 
     // 3. Latency, with the worker idle.
     await sleep(500);
@@ -160,6 +162,9 @@ async function measureSystem(system, args, server) {
       duplicates: report.duplicates,
       lost: report.lost,
       worker_cpu_ms: report.cpuMs,
+      // WAL of the whole server during the drain (nothing else should run): what each job cost the database.
+      drain_wal_bytes_per_job: Math.round(Number(wal.rows[0].bytes) / args.jobs),
+      ...(drained.roundTrips !== undefined ? { drain_round_trips_per_job: Math.round((drained.roundTrips / args.jobs) * 1000) / 1000 } : {}),
       server,
     };
   } finally {
@@ -225,6 +230,7 @@ async function child(args) {
   };
 
   let stop;
+  let roundTrips = () => undefined;
   let remaining; // SQL count of jobs not yet completed
   let start;
   const pool = new pg.Pool({ connectionString: url, max: 2 });
@@ -244,6 +250,7 @@ async function child(args) {
     });
     start = () => worker.start();
     stop = () => worker.stop();
+    roundTrips = () => worker.stats.claimQueries + worker.stats.writeQueries;
     remaining = async () => Number((await pool.query(`SELECT count(*) AS n FROM job_queue WHERE status <> 'completed'`)).rows[0].n);
   } else if (system === 'graphile-worker') {
     const { run, Logger } = await import('graphile-worker');
@@ -279,7 +286,7 @@ async function child(args) {
   await start();
   await allRan;
   while ((await remaining()) > 0) await sleep(5);
-  process.send({ type: 'drained', ms: now() - t0 });
+  process.send({ type: 'drained', ms: now() - t0, roundTrips: roundTrips() });
 
   const report = await new Promise((r) => process.on('message', (m) => { if (m.type === 'report') r(m); }));
   drainTarget = args.jobs + report.latencyJobs;

@@ -19,7 +19,7 @@ const defaultWatchSeconds = 5;
 export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions): Promise<number> {
   if (options.watch !== undefined && options.watch !== false) return watch(ctx, options);
   return withDatabase(ctx, async (handle) => {
-    const report = await runVerify({ db: handle.db, pool: handle.pool });
+    const report = await runVerify({ pool: handle.pool });
     if (options.json) printJson(ctx.out, toJson(report, handle.displayUrl, handle.server.version));
     else ctx.out(formatReport(report, describeDatabase(handle)));
     return report.passed ? 0 : 1;
@@ -35,7 +35,7 @@ async function watch(ctx: CliContext, options: VerifyOptions): Promise<number> {
     while (!shutdownSignal.aborted) {
       let text: string;
       try {
-        const report = await runVerify({ db: handle.db, pool: handle.pool });
+        const report = await runVerify({ pool: handle.pool });
         text = options.json
           ? JSON.stringify(toJson(report, handle.displayUrl, handle.server.version))
           : formatReport(report, describeDatabase(handle)) + `\n(re-running every ${seconds} s; Ctrl-C to stop)`;

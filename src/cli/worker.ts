@@ -27,7 +27,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
     }
     const worker = new Worker({
       pool: handle.pool,
-      db: handle.db,
+      db: await handle.kysely(),
       catalog: defaultCatalog(),
       log,
       listenUrl,

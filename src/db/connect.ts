@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { CesarError, DatabaseError } from '../errors.js';
@@ -16,7 +16,8 @@ const types = {
 };
 
 export interface DatabaseHandle {
-  readonly db: Kysely<Database>;
+  /** Kysely over the pool, created on first use: importing kysely costs ~100 ms, which cron-called commands skip. */
+  kysely(): Promise<Kysely<Database>>;
   readonly pool: pg.Pool;
   /** The full URL, password included: for connections of this process only (LISTEN). Never print it. */
   readonly url: string;
@@ -93,16 +94,22 @@ export async function connect(url: string, config: Pick<Config, 'poolMax' | 'con
   if (!server.cockroach && server.versionNum < 130000) {
     options.log.warn(`${server.version} is older than PostgreSQL 13, the oldest version cesar supports`);
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let db: Kysely<Database> | undefined;
   return {
-    db,
+    kysely: async () => {
+      if (!db) {
+        const { Kysely, PostgresDialect } = await import('kysely');
+        db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+      }
+      return db;
+    },
     pool,
     url,
     displayUrl,
     server,
     close: async () => {
       // Kysely ends the pool only if it ever used it; end it ourselves in any case.
-      await db.destroy();
+      await db?.destroy();
       if (!pool.ended) await pool.end();
     },
   };

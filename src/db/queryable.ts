@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 
 /** What the queue and other core modules run SQL on: a pg Pool, a pg client inside the caller's transaction, or Kysely. */
 export interface Queryable {
@@ -11,6 +11,8 @@ export function asQueryable(db: Queryable | Kysely<any> | Transaction<any>): Que
   const kysely = db as Kysely<any>;
   return {
     async query<R>(config: { text: string; values?: unknown[] }) {
+      // Loaded already by whoever made the Kysely instance: this import costs nothing then.
+      const { CompiledQuery } = await import('kysely');
       const result = await kysely.executeQuery<R>(CompiledQuery.raw(config.text, config.values ?? []));
       return { rows: result.rows as R[], rowCount: result.numAffectedRows === undefined ? result.rows.length : Number(result.numAffectedRows) };
     },

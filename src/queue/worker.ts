@@ -58,6 +58,9 @@ interface Failure {
 }
 
 export interface WorkerStats {
+  /** Round trips of the hot path: claim statements and result writes. */
+  claimQueries: number;
+  writeQueries: number;
   claimed: number;
   succeeded: number;
   failed: number;
@@ -73,7 +76,7 @@ export interface WorkerStats {
  */
 export class Worker {
   readonly id: string;
-  readonly stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, returned: 0, rescued: 0 };
+  readonly stats: WorkerStats = { claimQueries: 0, writeQueries: 0, claimed: 0, succeeded: 0, failed: 0, returned: 0, rescued: 0 };
   private readonly running = new Map<number, RunningJob>();
   private readonly ready: ClaimedJob[] = [];
   private readonly types: string[];
@@ -137,7 +140,8 @@ export class Worker {
     const toReturn = [...unstarted, ...unfinished.map((r) => r.job)];
     if (toReturn.length > 0) await this.giveBack(toReturn);
     await this.options.pool.query({ text: stopWorkerSql, values: [this.id] }).catch(() => undefined);
-    this.log.info('Worker stopped', { ...this.stats });
+    const { claimed, succeeded, failed, returned, rescued } = this.stats;
+    this.log.info('Worker stopped', { claimed, succeeded, failed, returned, rescued });
   }
 
   /** Resolves when no job is running (for tests and benchmarks). */
@@ -184,6 +188,7 @@ export class Worker {
     const first = this.nextQueue++ % queues.length;
     const claimed: ClaimedJob[] = [];
     for (let i = 0; i < queues.length && claimed.length < want; i++) {
+      this.stats.claimQueries += 1;
       const { rows } = await this.options.pool.query<ClaimedJob>({
         name: 'cesar_claim',
         text: claimSql,
@@ -285,12 +290,14 @@ export class Worker {
     const failures = this.failures.splice(0);
     try {
       if (completions.length > 0) {
+        this.stats.writeQueries += 1;
         await this.options.pool.query({
           name: 'cesar_complete', text: completeSql,
           values: [this.id, completions],
         });
       }
       if (failures.length > 0) {
+        this.stats.writeQueries += 1;
         const { rows } = await this.options.pool.query<{ id: number; status: string; run_at: Date }>({
           name: 'cesar_fail', text: failSql,
           values: [this.id, failures.map((f) => f.jobId), failures.map((f) => f.outcome),

@@ -1,12 +1,9 @@
-import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import type { Database } from '../db/types.js';
 
 export const checkNames = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_FLOW'] as const;
 export type CheckName = (typeof checkNames)[number];
 
 export interface CheckContext {
-  db: Kysely<Database>;
   pool: pg.Pool;
 }
 

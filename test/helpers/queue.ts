@@ -20,7 +20,7 @@ export function catalogOf(...types: JobType<any>[]): JobCatalog {
 export async function startWorker(url: string, catalog: JobCatalog, overrides: Partial<WorkerOptions> = {}) {
   const handle = await openTestDatabase(url);
   const worker = new Worker({
-    pool: handle.pool, db: handle.db, catalog, log: overrides.log ?? memoryLogger(), listenUrl: url,
+    pool: handle.pool, db: await handle.kysely(), catalog, log: overrides.log ?? memoryLogger(), listenUrl: url,
     concurrency: 4, pollIntervalMs: 200, leaseSeconds: 30, queues: ['default'], shutdownGraceMs: 5000,
     retentionMs: 7 * 86_400_000, version: 'test', backoff: { initialMs: 20, capMs: 100 }, ...overrides,
   });

@@ -62,7 +62,7 @@ describe('enqueue (library)', () => {
       client.release();
     }
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
-    const kept = await handle.db.transaction().execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
+    const kept = await (await handle.kysely()).transaction().execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
   });
 

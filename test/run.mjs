@@ -15,11 +15,21 @@ import pg from 'pg';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { acquireEmbedded } = await import(path.join(root, 'dist/db/embedded.js'));
 const { migrate } = await import(path.join(root, 'dist/db/migrator.js'));
-const { silentLogger } = await import(path.join(root, 'dist/log.js'));
+const { silentLogger, createLogger } = await import(path.join(root, 'dist/log.js'));
 
+let cleaned; // the one cleanup run (normal end, or a signal)
+let testsChild;
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 const prefix = `cesar_test_${runId}`;
 const template = `${prefix}_template`;
+
+// Ctrl-C or a CI timeout: stop the tests, then still drop the databases and stop the server.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    testsChild?.kill(signal);
+    cleanup().finally(() => process.exit(130));
+  });
+}
 
 const files = process.argv.slice(2).length > 0
   ? process.argv.slice(2)
@@ -35,7 +45,7 @@ if (process.env.TEST_DATABASE_URL) {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-test-home-'));
   fs.chmodSync(home, 0o755); // the OS user postgres must reach it when we run as root
   lease = await acquireEmbedded({
-    home, port: 0, log: silentLogger,
+    home, port: 0, log: process.env.TEST_DEBUG ? createLogger({ level: 'debug', format: 'text', proc: 'test-run' }) : silentLogger,
     // Test data is thrown away: skip the durability work.
     serverSettings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
   });
@@ -60,15 +70,6 @@ try {
 }
 process.exit(exitCode);
 
-// Ctrl-C or a CI timeout: stop the tests, then still drop the databases and stop the server.
-let testsChild;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    testsChild?.kill(signal);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
 function runTests() {
   const args = [
     '--import', 'tsx', '--test', '--test-timeout=180000',
@@ -84,7 +85,6 @@ function runTests() {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-let cleaned;
 function cleanup() {
   cleaned ??= doCleanup();
   return cleaned;
@@ -98,7 +98,8 @@ async function doCleanup() {
     }
   } finally {
     await admin.end();
-    if (lease) await lease.release();
+    // The run owns this server: stop it even if a leaked test process still holds a connection.
+    if (lease) await lease.release({ force: true });
     if (home) fs.rmSync(home, { recursive: true, force: true });
     fs.rmSync(path.join(os.tmpdir(), `${prefix}_default_home`), { recursive: true, force: true });
   }

@@ -35,7 +35,8 @@ export interface EmbeddedLease {
   readonly url: string;
   readonly port: number;
   readonly startedHere: boolean;
-  release(): Promise<void>;
+  /** Stop the server if no other client uses it; `force` stops it anyway (their sessions end). */
+  release(options?: { force?: boolean }): Promise<void>;
 }
 
 interface Paths {
@@ -90,10 +91,10 @@ export async function acquireEmbedded(options: EmbeddedOptions): Promise<Embedde
       url,
       port,
       startedHere,
-      release: async () => {
+      release: async ({ force = false } = {}) => {
         if (released.done) return;
         released.done = true;
-        await release(paths, owner, presence, options);
+        await release(paths, owner, presence, options, force);
       },
     };
   } finally {
@@ -101,17 +102,18 @@ export async function acquireEmbedded(options: EmbeddedOptions): Promise<Embedde
   }
 }
 
-async function release(paths: Paths, owner: ServerUser | undefined, presence: pg.Client, options: EmbeddedOptions): Promise<void> {
+async function release(paths: Paths, owner: ServerUser | undefined, presence: pg.Client, options: EmbeddedOptions, force: boolean): Promise<void> {
   const unlock = await lockHome(paths.home, options.lockTimeoutMs ?? 120_000, 'stopping the embedded PostgreSQL');
   try {
     let others = 1;
     try {
-      const { rows } = await presence.query<{ n: string }>(
-        `SELECT count(*) AS n FROM pg_stat_activity
+      const { rows } = await presence.query<{ n: string; names: string[] | null }>(
+        `SELECT count(*) AS n, array_agg(DISTINCT application_name) AS names FROM pg_stat_activity
           WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name NOT LIKE $1`,
         [`%:${process.pid}`],
       );
-      others = Number(rows[0]?.n ?? 1);
+      others = force ? 0 : Number(rows[0]?.n ?? 1);
+      if (Number(rows[0]?.n) > 0) options.log.debug(`other clients of the embedded server: ${(rows[0]?.names ?? []).join(', ')}`);
     } catch {
       // The server went away under us: nothing to stop.
       others = -1;

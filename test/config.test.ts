@@ -43,6 +43,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads queue settings: CESAR_LISTEN and CESAR_JOB_RETENTION', () => {
+    const config = loadConfig({ CESAR_LISTEN: 'off', CESAR_JOB_RETENTION: '12h' });
+    assert.equal(config.listen, 'off');
+    assert.equal(config.jobRetentionMs, 12 * 3_600_000);
+    assert.equal(loadConfig({}).jobRetentionMs, 7 * 86_400_000);
+    assert.throws(() => loadConfig({ CESAR_LISTEN: 'maybe' }), /CESAR_LISTEN must be one of auto, off/);
+    assert.throws(() => loadConfig({ CESAR_JOB_RETENTION: '10s' }), /CESAR_JOB_RETENTION must be a duration of at least 1m/);
+  });
+
   it('rejects a URL without a database, and never echoes the URL back', () => {
     assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2secret@h:5432' }), (err: Error) => {
       assert.match(err.message, /names no database/);

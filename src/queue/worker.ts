@@ -115,6 +115,8 @@ export class Worker {
     this.every(Math.max(1000, o.leaseSeconds * 500), () => this.rescue());
     this.every(10 * 60_000, () => this.prune());
     this.wake();
+    // Prune in the background at start too, so that history older than the retention goes soon.
+    setTimeout(() => void this.prune(), 1000).unref();
   }
 
   /** Stop claiming, let running jobs finish within the grace period, return the rest, write everything. */

@@ -158,3 +158,26 @@ describe('worker (library, real PostgreSQL)', () => {
     }
   });
 });
+
+describe('retention', () => {
+  let d: TestDatabase;
+  before(async () => { d = await createTestDatabase(); });
+  after(async () => { await d?.drop(); });
+
+  it('deletes completed and cancelled jobs older than the retention period (with their attempts), keeps failed ones and recent ones', async () => {
+    await sql(d.url, `INSERT INTO job_queue (id, job_type, status, attempts, finished_at, last_error) OVERRIDING SYSTEM VALUE VALUES
+        (1001, 'canary', 'completed', 1, now() - interval '10 days', NULL),
+        (1002, 'canary', 'cancelled', 0, now() - interval '10 days', NULL),
+        (1003, 'canary', 'failed', 5, now() - interval '10 days', 'boom'),
+        (1004, 'canary', 'completed', 1, now() - interval '1 day', NULL)`);
+    await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES (1001, 1, 'w', 'succeeded', now())`);
+    const w = await startWorker(d.url, catalog, { retentionMs: 7 * 86_400_000 });
+    try {
+      await waitFor('the pruner', async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0', 10_000);
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual((await sql(d.url, 'SELECT id FROM job_queue ORDER BY id')).map((r) => Number(r.id)), [1003, 1004]);
+    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_attempts WHERE job_id = 1001'))[0]!.n, '0');
+  });
+});

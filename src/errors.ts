@@ -39,8 +39,25 @@ export class UsageError extends CesarError {
 }
 
 export class InputError extends CesarError {
-  constructor(message: string, hint?: string) {
+  /** The input field at fault, when there is one (the API names it in its 400 answer). */
+  field?: string;
+  constructor(message: string, hint?: string, field?: string) {
     super(message, 'invalid_input', ExitCode.dataError, hint);
+    this.field = field;
+  }
+}
+
+/** A job (or other record) that does not exist. Exit 65; the API answers 404. */
+export class NotFoundError extends CesarError {
+  constructor(message: string, hint?: string) {
+    super(message, 'not_found', ExitCode.dataError, hint);
+  }
+}
+
+/** A record in a state that does not allow the change asked for. Exit 65; the API answers 409. */
+export class StateError extends CesarError {
+  constructor(message: string, hint?: string) {
+    super(message, 'invalid_state', ExitCode.dataError, hint);
   }
 }
 

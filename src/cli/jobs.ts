@@ -1,6 +1,6 @@
 import { cancelJob, getJob, listJobs, retryJob, type Job } from '../queue/jobs.js';
 import type { JobStatus } from '../db/types.js';
-import { InputError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { withDatabase, type CliContext } from './context.js';
 import { printJson, renderTable } from './output.js';
 
@@ -21,7 +21,7 @@ export async function runJobsList(ctx: CliContext, options: { status?: string; t
 export async function runJobsShow(ctx: CliContext, id: number, options: { json?: boolean }): Promise<number> {
   return withDatabase(ctx, async (handle) => {
     const job = await getJob(handle.pool, id);
-    if (!job) throw new InputError(`no job ${id}`, 'list jobs with `cesar jobs list`');
+    if (!job) throw new NotFoundError(`no job ${id}`, 'list jobs with `cesar jobs list`');
     if (options.json) {
       printJson(ctx.out, job);
       return 0;

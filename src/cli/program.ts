@@ -142,6 +142,15 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       });
   }
 
+  program.command('api')
+    .description('the HTTP API (health, metrics, jobs) until SIGINT or SIGTERM')
+    .option('--api-port <port>', 'port to listen on (0: any free port)', integerIn(0, 65535), 8000)
+    .option('--host <address>', 'address to bind (default loopback only)', '127.0.0.1')
+    .action(async (options, cmd: Command) => {
+      const [{ runApi }, { createContext }] = await Promise.all([import('./api.js'), import('./context.js')]);
+      result.exitCode = await runApi(createContext(globals(cmd)), options, version);
+    });
+
   program.command('start', { hidden: true })
     .allowUnknownOption()
     .allowExcessArguments()

@@ -2,6 +2,7 @@ import { declareInterruptHandled, shutdownSignal } from '../lifecycle.js';
 import { defaultCatalog } from '../queue/catalog.js';
 import { Worker } from '../queue/worker.js';
 import { describeDatabase, withDatabase, type CliContext } from './context.js';
+import { reportReady } from './supervised.js';
 
 export interface WorkerCliOptions {
   concurrency: number;
@@ -41,6 +42,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       prefetch: options.prefetch,
     });
     await worker.start();
+    reportReady({ part: 'worker', id: worker.id });
     await new Promise<void>((resolve) => {
       if (shutdownSignal.aborted) resolve();
       shutdownSignal.addEventListener('abort', () => resolve(), { once: true });

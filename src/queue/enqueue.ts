@@ -109,34 +109,34 @@ export function checkJob(job: NewJob, catalog?: JobCatalog): void {
 }
 
 function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): JobRow {
-  const fail = (message: string, hint?: string): never => { throw new InputError(where + message, hint); };
-  if (typeof job.type !== 'string' || job.type === '') fail('a job needs a type');
+  const fail = (message: string, field: string): never => { throw new InputError(where + message, undefined, field); };
+  if (typeof job.type !== 'string' || job.type === '') fail('a job needs a type', 'type');
   if (catalog && !catalog.get(job.type)) {
-    fail(`unknown job type "${job.type}"; known types: ${catalog.names().join(', ')}`);
+    fail(`unknown job type "${job.type}"; known types: ${catalog.names().join(', ')}`, 'type');
   }
-  if (!/^[a-z][a-z0-9_]{0,63}$/.test(job.type)) fail(`job type "${job.type}" must be snake_case, up to 64 characters`);
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(job.type)) fail(`job type "${job.type}" must be snake_case, up to 64 characters`, 'type');
   const payload = job.payload === undefined ? {} : job.payload;
   const problem = catalog?.get(job.type)?.validate(payload);
-  if (problem) fail(`invalid payload for ${job.type}: ${problem}`);
+  if (problem) fail(`invalid payload for ${job.type}: ${problem}`, 'payload');
   const payloadJson = JSON.stringify(payload);
-  if (payloadJson === undefined) fail('the payload is not JSON');
+  if (payloadJson === undefined) fail('the payload is not JSON', 'payload');
   const bytes = Buffer.byteLength(payloadJson, 'utf8');
-  if (bytes > maxPayloadBytes) fail(`the payload is ${bytes} bytes; the limit is ${maxPayloadBytes} bytes (64 KiB)`);
-  if (payloadJson.includes('\\u0000')) fail('the payload contains a NUL character (\\u0000), which PostgreSQL cannot store');
+  if (bytes > maxPayloadBytes) fail(`the payload is ${bytes} bytes; the limit is ${maxPayloadBytes} bytes (64 KiB)`, 'payload');
+  if (payloadJson.includes('\\u0000')) fail('the payload contains a NUL character (\\u0000), which PostgreSQL cannot store', 'payload');
   const priority = job.priority ?? 0;
-  if (!int32(priority)) fail(`priority must be an integer; got ${String(job.priority)}`);
+  if (!int32(priority)) fail(`priority must be an integer; got ${String(job.priority)}`, 'priority');
   const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`, 'max_attempts');
   const queue = job.queue ?? 'default';
-  if (!/^[a-z0-9_.-]{1,64}$/.test(queue)) fail(`queue "${queue}" must be 1 to 64 of a-z, 0-9, _ . -`);
-  if (job.runAt !== undefined && job.delayMs !== undefined) fail('give a run time or a delay, not both');
-  if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))) fail('run time is not a valid date');
+  if (!/^[a-z0-9_.-]{1,64}$/.test(queue)) fail(`queue "${queue}" must be 1 to 64 of a-z, 0-9, _ . -`, 'queue');
+  if (job.runAt !== undefined && job.delayMs !== undefined) fail('give a run time or a delay, not both', 'run_at');
+  if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))) fail('run time is not a valid date', 'run_at');
   if (job.delayMs !== undefined && !(Number.isFinite(job.delayMs) && job.delayMs >= 0 && job.delayMs <= 366 * 86_400_000)) {
-    fail('delay must be from 0 to 366 days');
+    fail('delay must be from 0 to 366 days', 'delay_ms');
   }
   const dedupeKey = job.dedupeKey ?? null;
   if (dedupeKey !== null && (typeof dedupeKey !== 'string' || dedupeKey.length === 0 || dedupeKey.length > 255 || dedupeKey.includes('\0'))) {
-    fail('a dedupe key must be 1 to 255 characters');
+    fail('a dedupe key must be 1 to 255 characters', 'key');
   }
   return { queue, type: job.type, payloadJson, priority, runAt: job.runAt ?? null, delayMs: job.delayMs ?? null, maxAttempts, dedupeKey };
 }

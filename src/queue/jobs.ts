@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import type { AttemptOutcome, JobStatus } from '../db/types.js';
-import { InputError } from '../errors.js';
+import { InputError, NotFoundError, StateError } from '../errors.js';
 import { cancelSql, jobColumns, retrySql } from './queries.js';
 
 export const jobStatuses: readonly JobStatus[] = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'];
@@ -62,10 +62,10 @@ export interface ListOptions {
 /** Jobs newest first, filtered by status and type. */
 export async function listJobs(db: Queryable, options: ListOptions = {}): Promise<Job[]> {
   if (options.status !== undefined && !jobStatuses.includes(options.status)) {
-    throw new InputError(`unknown status "${options.status}"; one of ${jobStatuses.join(', ')}`);
+    throw new InputError(`unknown status "${options.status}"; one of ${jobStatuses.join(', ')}`, undefined, 'status');
   }
   const limit = options.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InputError('limit must be an integer from 1 to 1000');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InputError('limit must be an integer from 1 to 1000', undefined, 'limit');
   const { rows } = await db.query<JobRow>({
     text: `SELECT ${jobColumns} FROM job_queue
             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2) AND ($3::bigint IS NULL OR id < $3)
@@ -105,7 +105,7 @@ export async function retryJob(db: Queryable, id: number): Promise<Job> {
     ({ rows } = await db.query<JobRow>({ text: retrySql, values: [id] }));
   } catch (err) {
     if ((err as { code?: string }).code === '23505') {
-      throw new InputError(`job ${id} cannot be retried: another pending or running job has its dedupe key`);
+      throw new StateError(`job ${id} cannot be retried: another pending or running job has its dedupe key`);
     }
     throw err;
   }
@@ -122,11 +122,11 @@ export async function cancelJob(db: Queryable, id: number): Promise<Job> {
 }
 
 function checkId(id: number): void {
-  if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`"${id}" is not a job id (a positive integer)`);
+  if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`"${id}" is not a job id (a positive integer)`, undefined, 'id');
 }
 
-async function stateError(db: Queryable, id: number, verb: string, rule: string): Promise<InputError> {
+async function stateError(db: Queryable, id: number, verb: string, rule: string): Promise<NotFoundError | StateError> {
   const { rows } = await db.query<{ status: string }>({ text: 'SELECT status FROM job_queue WHERE id = $1', values: [id] });
-  if (!rows[0]) return new InputError(`no job ${id}`, 'list jobs with `cesar jobs list`');
-  return new InputError(`job ${id} is ${rows[0].status} and cannot be ${verb}: ${rule}`);
+  if (!rows[0]) return new NotFoundError(`no job ${id}`, 'list jobs with `cesar jobs list`');
+  return new StateError(`job ${id} is ${rows[0].status} and cannot be ${verb}: ${rule}`);
 }

@@ -1,10 +1,15 @@
 /**
- * Process lifecycle for the CLI: SIGINT/SIGTERM abort `shutdownSignal`. Long-running commands watch
- * the signal and end cleanly; one-shot commands are cut short: registered cleanups run (closing the
- * database, which may stop the embedded server) and the process exits 130. A second signal exits at once.
+ * Process lifecycle for the CLI. The first SIGINT/SIGTERM aborts `shutdownSignal`; long-running
+ * commands (which declare it) watch it and stop cleanly; a second signal aborts `forceSignal` for
+ * them (stop now), and a third exits at once. One-shot commands are cut short at the first signal:
+ * registered cleanups run (closing the database, which may stop the embedded server), exit 130.
+ * A process run by `cesar start` (it has an IPC channel) stops the same way when that channel
+ * closes, so that no part outlives a supervisor that died.
  */
 const controller = new AbortController();
+const forceController = new AbortController();
 export const shutdownSignal: AbortSignal = controller.signal;
+export const forceSignal: AbortSignal = forceController.signal;
 
 const cleanups = new Set<() => Promise<void>>();
 let handlesInterrupt = false;
@@ -22,15 +27,25 @@ export function declareInterruptHandled(): void {
 
 export function installSignalHandlers(): void {
   let signals = 0;
-  const handler = (signal: NodeJS.Signals): void => {
+  const handler = (reason: string): void => {
     signals += 1;
-    if (signals > 1) process.exit(130);
-    controller.abort(new Error(`received ${signal}`));
+    if (signals > 1 && !handlesInterrupt) process.exit(130);
+    if (signals > 2) process.exit(130);
+    if (signals === 2) {
+      forceController.abort(new Error(reason));
+      return;
+    }
+    controller.abort(new Error(reason));
     if (handlesInterrupt) return;
     const timeout = setTimeout(() => process.exit(130), 10_000);
     timeout.unref();
     void Promise.allSettled([...cleanups].map((fn) => fn())).then(() => process.exit(130));
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  process.on('SIGINT', () => handler('received SIGINT'));
+  process.on('SIGTERM', () => handler('received SIGTERM'));
+  if (typeof process.send === 'function') {
+    // The channel to the supervisor must not keep this process alive once its work is done.
+    process.channel?.unref();
+    process.on('disconnect', () => { if (!controller.signal.aborted) handler('lost its supervisor'); });
+  }
 }

@@ -19,7 +19,7 @@ export interface CliContext {
   out(text: string): void;
 }
 
-export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
+export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env, proc = 'cli'): CliContext {
   // chalk already honours --no-color, FORCE_COLOR and non-TTY output; NO_COLOR (no-color.org) is ours.
   if (globals.color === false || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) chalk.level = 0;
   const config = loadConfig(env, {
@@ -30,7 +30,7 @@ export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = p
   });
   return {
     config,
-    log: createLogger({ level: config.logLevel, format: config.logFormat, proc: 'cli' }),
+    log: createLogger({ level: config.logLevel, format: config.logFormat, proc }),
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
   };
 }

@@ -29,6 +29,13 @@ function isoDate(value: string): Date {
   return date;
 }
 
+function partList(value: string): string[] {
+  const parts = value.split(',').map((p) => p.trim()).filter(Boolean);
+  const unknown = parts.filter((p) => !['api', 'worker', 'scheduler', 'dashboard'].includes(p));
+  if (parts.length === 0 || unknown.length > 0) throw new InvalidArgumentError('expected parts among api, worker, scheduler, dashboard');
+  return parts;
+}
+
 function positiveSeconds(value: string): number {
   if (!/^\d+(\.\d+)?$/.test(value) || Number(value) < 0.5 || Number(value) > 86400) {
     throw new InvalidArgumentError('expected seconds, a number from 0.5 to 86400');
@@ -68,6 +75,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .description('the six readiness checks: SCHEMA, WORKFLOWS, JOBS, MONITORING, AGENTS, DATA_FLOW')
     .option('--json', 'print one JSON document')
     .option('--watch [seconds]', 're-run in place every few seconds (default 5) until Ctrl-C', positiveSeconds)
+    .option('--live', 'then prove the running system works: API /health, a fresh worker heartbeat, a canary job completes')
+    .option('--api-port <port>', 'with --live: the API port (default: found through CESAR_HOME)', integerIn(1, 65535))
     .action(async (options, cmd: Command) => {
       const [{ runVerifyCommand }, { createContext }] = await Promise.all([import('./verify.js'), import('./context.js')]);
       result.exitCode = await runVerifyCommand(createContext(globals(cmd)), options);
@@ -109,7 +118,7 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--prefetch <n>', 'jobs claimed ahead of free slots (default: the concurrency)', integerIn(0, 10_000))
     .action(async (options, cmd: Command) => {
       const [{ runWorker }, { createContext }] = await Promise.all([import('./worker.js'), import('./context.js')]);
-      result.exitCode = await runWorker(createContext(globals(cmd)), options, version);
+      result.exitCode = await runWorker(createContext(globals(cmd), process.env, 'worker'), options, version);
     });
 
   const jobs = program.command('jobs').description('list, show, retry and cancel jobs');
@@ -148,15 +157,22 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--host <address>', 'address to bind (default loopback only)', '127.0.0.1')
     .action(async (options, cmd: Command) => {
       const [{ runApi }, { createContext }] = await Promise.all([import('./api.js'), import('./context.js')]);
-      result.exitCode = await runApi(createContext(globals(cmd)), options, version);
+      result.exitCode = await runApi(createContext(globals(cmd), process.env, 'api'), options, version);
     });
 
-  program.command('start', { hidden: true })
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(async () => {
-      const { UsageError } = await import('../errors.js');
-      throw new UsageError('cesar start is not built yet; it arrives with the Start issue (run `cesar worker` meanwhile)');
+  program.command('start')
+    .description('run the system: migrations, then API, workers, scheduler and dashboard as supervised child processes')
+    .option('--api-port <port>', 'API port', integerIn(0, 65535), 8000)
+    .option('--dashboard-port <port>', 'dashboard port', integerIn(0, 65535), 3000)
+    .option('--host <address>', 'address the API and dashboard bind', '127.0.0.1')
+    .option('--workers <n>', 'worker processes', integerIn(1, 64), 1)
+    .option('--concurrency <n>', 'jobs at once per worker', integerIn(1, 1000), 10)
+    .option('--only <parts>', 'comma-separated parts: api, worker, scheduler, dashboard', partList)
+    .option('--no-scheduler', 'do not run the scheduler')
+    .option('--no-migrate', 'refuse to start while migrations are pending, rather than applying them')
+    .action(async (options, cmd: Command) => {
+      const [{ runStart }, { createContext }] = await Promise.all([import('./start.js'), import('./context.js')]);
+      result.exitCode = await runStart(createContext(globals(cmd), process.env, 'start'), options);
     });
   return program;
 }

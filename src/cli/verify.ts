@@ -2,12 +2,17 @@ import chalk from 'chalk';
 import { CesarError } from '../errors.js';
 import { declareInterruptHandled, shutdownSignal } from '../lifecycle.js';
 import { maskSecrets } from '../mask.js';
+import { runLiveChecks, type LiveCheck } from '../verify/live.js';
 import { runVerify, type VerifyReport } from '../verify/runner.js';
+import { readStartInfo } from '../supervisor/start-info.js';
 import { describeDatabase, withDatabase, type CliContext } from './context.js';
 import { fail, pass, printJson, renderTable } from './output.js';
 
 export interface VerifyOptions {
   json?: boolean;
+  /** After the six checks, prove the running system works (API, worker heartbeat, a canary job). */
+  live?: boolean;
+  apiPort?: number;
   /** true (default interval) or seconds. */
   watch?: boolean | number;
 }
@@ -20,9 +25,15 @@ export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions):
   if (options.watch !== undefined && options.watch !== false) return watch(ctx, options);
   return withDatabase(ctx, async (handle) => {
     const report = await runVerify({ pool: handle.pool });
-    if (options.json) printJson(ctx.out, toJson(report, handle.displayUrl, handle.server.version));
-    else ctx.out(formatReport(report, describeDatabase(handle)));
-    return report.passed ? 0 : 1;
+    let live: LiveCheck[] | undefined;
+    if (options.live) {
+      const { apiUrl, reason } = findApi(ctx.config.home, options.apiPort);
+      live = await runLiveChecks({ pool: handle.pool, apiUrl, apiMissingReason: reason, heartbeatMaxAgeSeconds: 60, canaryTimeoutMs: 30_000 });
+    }
+    const passed = report.passed && (live ?? []).every((c) => c.passed);
+    if (options.json) printJson(ctx.out, { ...toJson(report, handle.displayUrl, handle.server.version), passed, ...(live ? { live: live.map((c) => ({ name: c.name, status: c.passed ? 'PASS' : 'FAIL', summary: c.summary })) } : {}) });
+    else ctx.out(formatReport(report, describeDatabase(handle)) + (live ? '\n' + formatLive(live) : ''));
+    return passed ? 0 : 1;
   });
 }
 
@@ -72,6 +83,28 @@ export function toJson(report: VerifyReport, database: string, server: string) {
       ...(c.table ? { table: c.table.rows.map((row) => Object.fromEntries(c.table!.head.map((h, i) => [h.toLowerCase(), row[i]]))) } : {}),
     })),
   };
+}
+
+/** The running API: --api-port, or what `cesar start` recorded in CESAR_HOME. */
+function findApi(home: string, apiPort: number | undefined): { apiUrl?: string; reason?: string } {
+  if (apiPort !== undefined) return { apiUrl: `http://127.0.0.1:${apiPort}` };
+  const info = readStartInfo(home);
+  if (!info) return { reason: `no running \`cesar start\` found in ${home} (no start.json); start it, or give --api-port` };
+  try {
+    process.kill(info.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { reason: `the \`cesar start\` recorded in ${home}/start.json (pid ${info.pid}) is not running` };
+  }
+  if (!info.api_url) return { reason: `the \`cesar start\` of ${home} (pid ${info.pid}) runs no API` };
+  return { apiUrl: info.api_url };
+}
+
+export function formatLive(checks: LiveCheck[]): string {
+  const lines = [chalk.bold('Live system:')];
+  for (const c of checks) lines.push(`${c.passed ? '✅' : '❌'} ${c.name}: ${c.passed ? pass('PASS') : fail('FAIL')} - ${c.summary}`);
+  const failed = checks.filter((c) => !c.passed).map((c) => c.name);
+  lines.push(failed.length === 0 ? 'LIVE: the running system answers, works jobs, and completed a canary.' : fail(`LIVE: FAIL (${failed.join(', ')} did not answer)`));
+  return lines.join('\n');
 }
 
 export function formatReport(report: VerifyReport, database: string): string {

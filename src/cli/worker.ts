@@ -47,7 +47,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       if (shutdownSignal.aborted) resolve();
       shutdownSignal.addEventListener('abort', () => resolve(), { once: true });
     });
-    log.info(`Received ${String((shutdownSignal.reason as Error)?.message ?? 'a signal').replace('received ', '')}: stopping the worker`);
+    log.info(`Stopping the worker (${(shutdownSignal.reason as Error)?.message ?? 'signal'})`);
     await worker.stop();
     return 0;
   }, { applicationName: 'cesar-worker' });

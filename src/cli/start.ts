@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import chalk from 'chalk';
+import { loadApiToken } from '../auth/token.js';
+import { migrate, migrationStatus } from '../db/migrator.js';
+import { ConfigError, DatabaseError, CesarError, ExitCode } from '../errors.js';
+import { declareInterruptHandled, forceSignal, shutdownSignal } from '../lifecycle.js';
+import { Supervisor, type PartSpec } from '../supervisor/supervisor.js';
+import { cesarBin } from './bin-path.js';
+import { readStartInfo, startFile, writeStartInfo, type StartInfo } from '../supervisor/start-info.js';
+import { describeDatabase, withDatabase, type CliContext } from './context.js';
+
+export interface StartOptions {
+  apiPort: number;
+  dashboardPort: number;
+  host: string;
+  workers: number;
+  concurrency: number;
+  only?: string[];
+  scheduler: boolean;
+  migrate: boolean;
+}
+
+export const allParts = ['api', 'worker', 'scheduler', 'dashboard'] as const;
+const notBuilt: Record<string, string> = {
+  scheduler: 'the Scheduler issue',
+  dashboard: 'the Monitoring issue',
+};
+
+/**
+ * `cesar start`: the database (embedded or DATABASE_URL), pending migrations, then one child
+ * process per part, supervised, until SIGINT/SIGTERM. Exit 0 after a clean stop; 1 when a part
+ * crash-loops; 75 when another `cesar start` runs for this CESAR_HOME; 78 for a busy port.
+ */
+export async function runStart(ctx: CliContext, options: StartOptions): Promise<number> {
+  declareInterruptHandled();
+  const { log, config } = ctx;
+  const parts = new Set(options.only ?? allParts.filter((p) => p !== 'scheduler' || options.scheduler));
+  if (!options.scheduler) parts.delete('scheduler');
+  const releaseLock = takeStartLock(config.home);
+  try {
+    log.info(config.databaseUrl === undefined ? `Connecting to the embedded PostgreSQL in ${config.home}` : 'Connecting to DATABASE_URL');
+    return await withDatabase(ctx, async (handle) => {
+      log.info(`Connected to ${describeDatabase(handle)}`);
+      const status = await migrationStatus(handle.pool);
+      if (status.pending.length > 0 && !options.migrate) {
+        throw new DatabaseError(`${status.pending.length} migrations are pending and --no-migrate was given`, 'schema_missing', 'run `cesar migrate`, or start without --no-migrate');
+      }
+      const applied = await migrate(handle.pool, log);
+      log.info(applied.length > 0 ? `Migrations: applied ${applied.length}` : `Migrations: up to date (${status.applied.length} applied)`);
+
+      const specs: PartSpec[] = [];
+      const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];
+      if (parts.has('api')) {
+        await assertPortFree(options.host, options.apiPort, '--api-port');
+        const token = loadApiToken(config.home, process.env.CESAR_API_TOKEN);
+        log.info(`API mutations need the bearer token ${token.source === 'CESAR_API_TOKEN' ? 'set in CESAR_API_TOKEN' : `kept in ${token.source}`}`);
+        specs.push({ name: 'api', args: [...common, 'api', '--api-port', String(options.apiPort), '--host', options.host], stopGraceMs: 10_000 });
+      }
+      if (parts.has('worker')) {
+        for (let i = 1; i <= options.workers; i++) {
+          specs.push({ name: options.workers > 1 ? `worker-${i}` : 'worker', args: [...common, 'worker', '--concurrency', String(options.concurrency)], stopGraceMs: 40_000 });
+        }
+      }
+      for (const part of ['scheduler', 'dashboard']) {
+        if (parts.has(part)) log.info(`${part}: not built yet (arrives with ${notBuilt[part]}); not started`);
+      }
+      if (specs.length === 0) throw new ConfigError('nothing to start: --only names no built part (api, worker)');
+
+      const colours = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
+      const width = Math.max(...specs.map((s) => s.name.length));
+      const supervisor = new Supervisor({
+        cesarBin,
+        parts: specs,
+        env: { ...process.env, CESAR_HOME: config.home, FORCE_COLOR: chalk.level > 0 ? String(chalk.level) : '0' },
+        log,
+        onLine: (part, line) => {
+          if (config.logFormat === 'json') process.stderr.write(line + '\n');
+          else process.stderr.write(`${colours[specs.findIndex((s) => s.name === part) % colours.length]!(part.padEnd(width))} | ${line}\n`);
+        },
+      });
+      let ready: Record<string, Record<string, unknown>>;
+      try {
+        ready = await Promise.race([
+          supervisor.start(),
+          new Promise<never>((_, reject) => shutdownSignal.addEventListener('abort', () => reject(new Error('interrupted during start-up')), { once: true })),
+        ]);
+      } catch (err) {
+        await supervisor.stop(forceSignal.aborted);
+        if (shutdownSignal.aborted) return 0;
+        throw new CesarError(`cesar start failed: ${(err as Error).message}`, 'start_failed', ExitCode.checkFailed);
+      }
+      const apiUrl = ready.api?.url as string | undefined;
+      writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
+      log.info(`🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${parts.has('dashboard') ? 'not built yet' : 'not started'}`);
+
+      const reason = await Promise.race([
+        supervisor.failed,
+        new Promise<undefined>((resolve) => shutdownSignal.addEventListener('abort', () => resolve(undefined), { once: true })),
+      ]);
+      log.info(reason ? `Stopping everything: ${reason}` : 'Stopping: waiting for every part to finish (Ctrl-C again to force)');
+      const onForce = () => { void supervisor.stop(true); };
+      forceSignal.addEventListener('abort', onForce, { once: true });
+      await supervisor.stop(forceSignal.aborted);
+      forceSignal.removeEventListener('abort', onForce);
+      log.info('All parts stopped');
+      if (reason) throw new CesarError(reason, 'crash_loop', ExitCode.checkFailed, 'see the lines of that part above');
+      return 0;
+    }, { applicationName: 'cesar-start' });
+  } finally {
+    releaseLock();
+  }
+}
+
+/** One `cesar start` per CESAR_HOME: a lock file holding our pid; a stale one (dead pid) is taken over. */
+function takeStartLock(home: string): () => void {
+  fs.mkdirSync(home, { recursive: true, mode: 0o755 });
+  const file = startFile(home);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify({ pid: process.pid, started_at: new Date().toISOString() }) + '\n', { flag: 'wx', mode: 0o644 });
+      return () => {
+        try {
+          const info = JSON.parse(fs.readFileSync(file, 'utf8')) as StartInfo;
+          if (info.pid === process.pid) fs.rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const other = readStartInfo(home);
+    if (other && isCesarProcess(other.pid)) {
+      throw new CesarError(`cesar start is already running for ${home} (pid ${other.pid})`, 'already_running', ExitCode.tempFail,
+        'stop it first, or use another CESAR_HOME');
+    }
+    fs.rmSync(file, { force: true }); // stale: its process is gone
+  }
+  throw new CesarError(`could not take ${file}`, 'already_running', ExitCode.tempFail);
+}
+
+/** Alive, and (where /proc tells) a node process: a pid reused by something else is not a cesar start. */
+function isCesarProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|cesar/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+function assertPortFree(host: string, port: number, flag: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(
+      `port ${port} on ${host} is ${err.code === 'EADDRINUSE' ? 'in use' : `not available (${err.code})`}; choose another with ${flag}`)));
+    server.listen(port, host, () => server.close(() => resolve()));
+  });
+}

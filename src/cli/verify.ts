@@ -28,7 +28,7 @@ export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions):
     let live: LiveCheck[] | undefined;
     if (options.live) {
       const { apiUrl, reason } = findApi(ctx.config.home, options.apiPort);
-      live = await runLiveChecks({ pool: handle.pool, apiUrl, apiMissingReason: reason, heartbeatMaxAgeSeconds: 60, canaryTimeoutMs: 30_000 });
+      live = await runLiveChecks({ pool: handle.pool, apiUrl, apiMissingReason: reason, heartbeatMaxAgeSeconds: 30, canaryTimeoutMs: 10_000 });
     }
     const passed = report.passed && (live ?? []).every((c) => c.passed);
     if (options.json) printJson(ctx.out, { ...toJson(report, handle.displayUrl, handle.server.version), passed, ...(live ? { live: live.map((c) => ({ name: c.name, status: c.passed ? 'PASS' : 'FAIL', summary: c.summary })) } : {}) });

@@ -107,13 +107,19 @@ async function release(paths: Paths, owner: ServerUser | undefined, presence: pg
   try {
     let others = 1;
     try {
-      const { rows } = await presence.query<{ n: string; names: string[] | null }>(
-        `SELECT count(*) AS n, array_agg(DISTINCT application_name) AS names FROM pg_stat_activity
+      const { rows } = await presence.query<{ name: string }>(
+        `SELECT application_name AS name FROM pg_stat_activity
           WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name NOT LIKE $1`,
         [`%:${process.pid}`],
       );
-      others = force ? 0 : Number(rows[0]?.n ?? 1);
-      if (Number(rows[0]?.n) > 0) options.log.debug(`other clients of the embedded server: ${(rows[0]?.names ?? []).join(', ')}`);
+      // cesar names its connections "<part>:<os pid>". The server is on loopback, so its clients are
+      // local: a connection whose process is gone is a session still closing, not a user.
+      const users = rows.filter((r) => {
+        const pid = /:(\d+)$/.exec(r.name)?.[1];
+        return pid === undefined || processAlive(Number(pid));
+      });
+      others = force ? 0 : users.length;
+      if (users.length > 0) options.log.debug(`other clients of the embedded server: ${[...new Set(users.map((u) => u.name))].join(', ')}`);
     } catch {
       // The server went away under us: nothing to stop.
       others = -1;

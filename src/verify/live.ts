@@ -36,7 +36,9 @@ export async function runLiveChecks(options: LiveOptions): Promise<LiveCheck[]> 
       ? `${fresh} worker(s) with a heartbeat in the last ${options.heartbeatMaxAgeSeconds} s`
       : `no worker heartbeat in the last ${options.heartbeatMaxAgeSeconds} s${rows[0]?.newest ? ` (newest ${rows[0].newest.toISOString()})` : ''}: is a worker running?`,
   });
-  checks.push(await checkCanary(options));
+  checks.push(fresh > 0
+    ? await checkCanary(options)
+    : { name: 'CANARY', passed: false, summary: 'not tried: no live worker would take it' });
   return checks;
 }
 

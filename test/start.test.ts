@@ -214,4 +214,20 @@ describe('cesar start on the embedded PostgreSQL', () => {
       await d.drop();
     }
   });
+
+  it('takes over a stale start.json left by a dead process', async () => {
+    const home = tempHome();
+    const d = await createTestDatabase();
+    try {
+      fs.writeFileSync(path.join(home, 'start.json'), JSON.stringify({ pid: 2 ** 22 + 12345, started_at: '2026-01-01T00:00:00Z' }));
+      // Only unbuilt parts: start takes the lock, then finds nothing to run (exit 78) and releases it.
+      const r = await cesar(['start', '--only', 'scheduler'], { DATABASE_URL: d.url, CESAR_HOME: home });
+      assert.equal(r.exitCode, 78, r.stderr);
+      assert.doesNotMatch(r.stderr, /already running/);
+      assert.equal(fs.existsSync(path.join(home, 'start.json')), false);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+      await d.drop();
+    }
+  });
 });

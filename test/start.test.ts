@@ -230,4 +230,33 @@ describe('cesar start on the embedded PostgreSQL', () => {
       await d.drop();
     }
   });
+
+  it('stops everything and exits 1 when a part crash-loops (5 exits within 60 s)', async () => {
+    const d = await createTestDatabase();
+    const home = tempHome();
+    let output = '';
+    const child = execa(process.execPath, [cesarBin, 'start', '--only', 'worker'], {
+      reject: false, extendEnv: false, all: true, env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: d.url, CESAR_HOME: home },
+    });
+    child.all!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    try {
+      const killed = new Set<number>();
+      while (killed.size < 5 && child.exitCode === null) {
+        const worker = await waitFor('a worker child', async () => childrenOf(child.pid!).find((pid) => !killed.has(pid) && / worker /.test(cmdline(pid))), 30_000);
+        // Kill it once it is up (its ready line counted), as a crash would.
+        await waitFor('the worker to be ready', async () => (output.match(/Polling for jobs/g) ?? []).length > killed.size, 30_000);
+        killed.add(worker);
+        process.kill(worker, 'SIGKILL');
+      }
+      const result = await child;
+      assert.equal(result.exitCode, 1, output);
+      assert.match(output, /worker crash-looped: 5 exits within 60 s \(last: was killed by SIGKILL\)/);
+      assert.equal((output.match(/restarting it in/g) ?? []).length, 4);
+      assert.ok(await gone([...killed]));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(home, { recursive: true, force: true });
+      await d.drop();
+    }
+  });
 });

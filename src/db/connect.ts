@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { CesarError, DatabaseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { maskUrl, registerSecret } from '../mask.js';
-import { acquireEmbedded, type EmbeddedOptions } from './embedded.js';
+import { acquireEmbedded } from './embedded.js';
 import type { Database } from './types.js';
 
 /** bigint (int8) columns as numbers: ids and counts stay far below 2^53. numeric stays a string. */
@@ -39,8 +39,6 @@ export interface OpenOptions {
   log: Logger;
   /** Create the database of DATABASE_URL when it does not exist (cesar migrate). */
   createIfMissing?: boolean;
-  /** Settings for the embedded server (the test harness). */
-  embedded?: Pick<EmbeddedOptions, 'serverSettings'>;
   applicationName?: string;
 }
 
@@ -53,7 +51,7 @@ export async function openDatabase(config: Config, options: OpenOptions): Promis
   let url = config.databaseUrl;
   let releaseEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
-    const lease = await acquireEmbedded({ home: config.home, port: config.embeddedPort, log: options.log, ...options.embedded });
+    const lease = await acquireEmbedded({ home: config.home, port: config.embeddedPort, log: options.log });
     url = lease.url;
     releaseEmbedded = () => lease.release();
   }

@@ -58,9 +58,14 @@ async function startCesar(env: Record<string, string>, args: string[] = []): Pro
   return { child, output: () => output, apiUrl, token, home: env.CESAR_HOME! };
 }
 
+const homes: string[] = [];
+after(() => { for (const home of homes) fs.rmSync(home, { recursive: true, force: true }); });
+
+/** A CESAR_HOME of its own, removed when the file's tests end. */
 function tempHome(): string {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-start-test-'));
   fs.chmodSync(home, 0o755);
+  homes.push(home);
   return home;
 }
 

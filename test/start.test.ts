@@ -264,4 +264,16 @@ describe('cesar start on the embedded PostgreSQL', () => {
       await d.drop();
     }
   });
+
+  it('with --no-migrate, refuses to start while migrations are pending (exit 2)', async () => {
+    const d = await createTestDatabase({ migrated: false });
+    try {
+      const r = await cesar(['start', '--no-migrate', '--api-port', '0'], { DATABASE_URL: d.url, CESAR_HOME: tempHome() });
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, /cesar: \d+ migrations are pending and --no-migrate was given \(next: run `cesar migrate`/);
+      assert.equal((await sql(d.url, `SELECT to_regclass('agents') IS NULL AS untouched`))[0]!.untouched, true);
+    } finally {
+      await d.drop();
+    }
+  });
 });

@@ -43,12 +43,16 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
     log.info(config.databaseUrl === undefined ? `Connecting to the embedded PostgreSQL in ${config.home}` : 'Connecting to DATABASE_URL');
     return await withDatabase(ctx, async (handle) => {
       log.info(`Connected to ${describeDatabase(handle)}`);
-      const status = await migrationStatus(handle.pool);
-      if (status.pending.length > 0 && !options.migrate) {
-        throw new DatabaseError(`${status.pending.length} migrations are pending and --no-migrate was given`, 'schema_missing', 'run `cesar migrate`, or start without --no-migrate');
+      if (options.migrate) {
+        const applied = await migrate(handle.pool, log);
+        log.info(applied.length > 0 ? `Migrations: applied ${applied.length}` : 'Migrations: up to date');
+      } else {
+        const pending = (await migrationStatus(handle.pool)).pending.length;
+        if (pending > 0) {
+          throw new DatabaseError(`${pending} migrations are pending and --no-migrate was given`, 'schema_missing', 'run `cesar migrate`, or start without --no-migrate');
+        }
+        log.info('Migrations: up to date');
       }
-      const applied = await migrate(handle.pool, log);
-      log.info(applied.length > 0 ? `Migrations: applied ${applied.length}` : `Migrations: up to date (${status.applied.length} applied)`);
 
       const specs: PartSpec[] = [];
       const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];

@@ -14,6 +14,14 @@ export const forceSignal: AbortSignal = forceController.signal;
 const cleanups = new Set<() => Promise<void>>();
 let handlesInterrupt = false;
 
+/** Resolves at the first SIGINT/SIGTERM (or when the supervisor goes away). */
+export function untilShutdown(): Promise<void> {
+  return new Promise((resolve) => {
+    if (shutdownSignal.aborted) resolve();
+    else shutdownSignal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 /** Run fn when a one-shot command is interrupted. Returns the function that unregisters it. */
 export function onInterruptCleanup(fn: () => Promise<void>): () => void {
   cleanups.add(fn);

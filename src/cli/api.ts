@@ -1,7 +1,7 @@
 import { createApiServer } from '../api/server.js';
 import { loadApiToken } from '../auth/token.js';
 import { ConfigError } from '../errors.js';
-import { declareInterruptHandled, shutdownSignal } from '../lifecycle.js';
+import { declareInterruptHandled, untilShutdown } from '../lifecycle.js';
 import { defaultCatalog } from '../queue/catalog.js';
 import { describeDatabase, withDatabase, type CliContext } from './context.js';
 import { reportReady } from './supervised.js';
@@ -31,10 +31,7 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
     const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
     ctx.log.info(`API listening on ${url} (mutations need the bearer token from ${token.source})`);
     reportReady({ part: 'api', url, port });
-    await new Promise<void>((resolve) => {
-      if (shutdownSignal.aborted) resolve();
-      shutdownSignal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await untilShutdown();
     ctx.log.info('Stopping the API');
     server.closeIdleConnections();
     await new Promise<void>((resolve) => {

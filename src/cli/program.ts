@@ -60,15 +60,19 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .exitOverride()
     .configureHelp({ showGlobalOptions: true });
 
-  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  /** The command's context: settings validated, logger made (loaded only when a command runs). */
+  const context = async (cmd: Command, proc?: string) => {
+    const { createContext } = await import('./context.js');
+    return createContext(cmd.optsWithGlobals<GlobalOptions>(), process.env, proc);
+  };
 
   program.command('migrate')
     .description('apply pending schema/ migrations and reference data (creates the database if missing)')
     .option('--status', 'list applied and pending migrations; change nothing')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
-      const [{ runMigrate }, { createContext }] = await Promise.all([import('./migrate.js'), import('./context.js')]);
-      result.exitCode = await runMigrate(createContext(globals(cmd)), options);
+      const { runMigrate } = await import('./migrate.js');
+      result.exitCode = await runMigrate(await context(cmd), options);
     });
 
   program.command('verify')
@@ -78,16 +82,16 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--live', 'then prove the running system works: API /health, a fresh worker heartbeat, a canary job completes')
     .option('--api-port <port>', 'with --live: the API port (default: found through CESAR_HOME)', integerIn(1, 65535))
     .action(async (options, cmd: Command) => {
-      const [{ runVerifyCommand }, { createContext }] = await Promise.all([import('./verify.js'), import('./context.js')]);
-      result.exitCode = await runVerifyCommand(createContext(globals(cmd)), options);
+      const { runVerifyCommand } = await import('./verify.js');
+      result.exitCode = await runVerifyCommand(await context(cmd), options);
     });
 
   program.command('status')
     .description('what the system is doing now: agents, workflows, jobs, sync')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
-      const [{ runStatus }, { createContext }] = await Promise.all([import('./status.js'), import('./context.js')]);
-      result.exitCode = await runStatus(createContext(globals(cmd)), options);
+      const { runStatus } = await import('./status.js');
+      result.exitCode = await runStatus(await context(cmd), options);
     });
 
   program.command('enqueue')
@@ -103,8 +107,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--queue <name>', 'queue name (default "default")')
     .option('--json', 'print one JSON object {"id", "deduplicated", ...}')
     .action(async (type: string, options, cmd: Command) => {
-      const [{ runEnqueue }, { createContext }] = await Promise.all([import('./enqueue.js'), import('./context.js')]);
-      result.exitCode = await runEnqueue(createContext(globals(cmd)), type, options);
+      const { runEnqueue } = await import('./enqueue.js');
+      result.exitCode = await runEnqueue(await context(cmd), type, options);
     });
 
   program.command('worker')
@@ -117,8 +121,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long running jobs get to finish', durationArg, 30_000)
     .option('--prefetch <n>', 'jobs claimed ahead of free slots (default: the concurrency)', integerIn(0, 10_000))
     .action(async (options, cmd: Command) => {
-      const [{ runWorker }, { createContext }] = await Promise.all([import('./worker.js'), import('./context.js')]);
-      result.exitCode = await runWorker(createContext(globals(cmd), process.env, 'worker'), options, version);
+      const { runWorker } = await import('./worker.js');
+      result.exitCode = await runWorker(await context(cmd, 'worker'), options, version);
     });
 
   const jobs = program.command('jobs').description('list, show, retry and cancel jobs');
@@ -129,16 +133,16 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--limit <n>', 'at most this many (default 50)', integerIn(1, 1000))
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
-      const [{ runJobsList }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
-      result.exitCode = await runJobsList(createContext(globals(cmd)), options);
+      const { runJobsList } = await import('./jobs.js');
+      result.exitCode = await runJobsList(await context(cmd), options);
     });
   jobs.command('show')
     .description('one job with its attempt history')
     .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
     .option('--json', 'print one JSON document (the job with an "attempts" array)')
     .action(async (id: number, options, cmd: Command) => {
-      const [{ runJobsShow }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
-      result.exitCode = await runJobsShow(createContext(globals(cmd)), id, options);
+      const { runJobsShow } = await import('./jobs.js');
+      result.exitCode = await runJobsShow(await context(cmd), id, options);
     });
   for (const action of ['retry', 'cancel'] as const) {
     jobs.command(action)
@@ -146,8 +150,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
       .option('--json', 'print the job as JSON')
       .action(async (id: number, options, cmd: Command) => {
-        const [{ runJobsChange }, { createContext }] = await Promise.all([import('./jobs.js'), import('./context.js')]);
-        result.exitCode = await runJobsChange(createContext(globals(cmd)), action, id, options);
+        const { runJobsChange } = await import('./jobs.js');
+        result.exitCode = await runJobsChange(await context(cmd), action, id, options);
       });
   }
 
@@ -156,8 +160,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--api-port <port>', 'port to listen on (0: any free port)', integerIn(0, 65535), 8000)
     .option('--host <address>', 'address to bind (default loopback only)', '127.0.0.1')
     .action(async (options, cmd: Command) => {
-      const [{ runApi }, { createContext }] = await Promise.all([import('./api.js'), import('./context.js')]);
-      result.exitCode = await runApi(createContext(globals(cmd), process.env, 'api'), options, version);
+      const { runApi } = await import('./api.js');
+      result.exitCode = await runApi(await context(cmd, 'api'), options, version);
     });
 
   program.command('start')
@@ -171,8 +175,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--no-scheduler', 'do not run the scheduler')
     .option('--no-migrate', 'refuse to start while migrations are pending, rather than applying them')
     .action(async (options, cmd: Command) => {
-      const [{ runStart }, { createContext }] = await Promise.all([import('./start.js'), import('./context.js')]);
-      result.exitCode = await runStart(createContext(globals(cmd), process.env, 'start'), options);
+      const { runStart } = await import('./start.js');
+      result.exitCode = await runStart(await context(cmd, 'start'), options);
     });
   return program;
 }

@@ -5,7 +5,7 @@ import chalk from 'chalk';
 import { loadApiToken } from '../auth/token.js';
 import { migrate, migrationStatus } from '../db/migrator.js';
 import { ConfigError, DatabaseError, CesarError, ExitCode } from '../errors.js';
-import { declareInterruptHandled, forceSignal, shutdownSignal } from '../lifecycle.js';
+import { declareInterruptHandled, forceSignal, shutdownSignal, untilShutdown } from '../lifecycle.js';
 import { Supervisor, type PartSpec } from '../supervisor/supervisor.js';
 import { cesarBin } from './bin-path.js';
 import { readStartInfo, startFile, writeStartInfo, type StartInfo } from '../supervisor/start-info.js';
@@ -101,7 +101,7 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
 
       const reason = await Promise.race([
         supervisor.failed,
-        new Promise<undefined>((resolve) => shutdownSignal.addEventListener('abort', () => resolve(undefined), { once: true })),
+        untilShutdown().then(() => undefined),
       ]);
       log.info(reason ? `Stopping everything: ${reason}` : 'Stopping: waiting for every part to finish (Ctrl-C again to force)');
       const onForce = () => { void supervisor.stop(true); };

@@ -1,4 +1,4 @@
-import { declareInterruptHandled, shutdownSignal } from '../lifecycle.js';
+import { declareInterruptHandled, shutdownSignal, untilShutdown } from '../lifecycle.js';
 import { defaultCatalog } from '../queue/catalog.js';
 import { Worker } from '../queue/worker.js';
 import { describeDatabase, withDatabase, type CliContext } from './context.js';
@@ -43,10 +43,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
     });
     await worker.start();
     reportReady({ part: 'worker', id: worker.id });
-    await new Promise<void>((resolve) => {
-      if (shutdownSignal.aborted) resolve();
-      shutdownSignal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await untilShutdown();
     log.info(`Stopping the worker (${(shutdownSignal.reason as Error)?.message ?? 'signal'})`);
     await worker.stop();
     return 0;

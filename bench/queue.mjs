@@ -11,6 +11,7 @@
 // for one system {"enqueue_jobs_per_sec", "drain_jobs_per_sec", "latency_ms": {p50, p95, p99},
 // "duplicates", "lost", ...}; for --system all, {"systems": {name: that object}, ...}.
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,8 +132,10 @@ async function measureSystem(system, args, server) {
     };
     await receive('ready');
     const walBefore = await admin.query('SELECT pg_current_wal_lsn() AS lsn');
+    const serverCpuBefore = localServerCpuMs();
     child.send({ type: 'go' });
     const drained = await receive('drained');
+    const serverCpuMs = serverCpuBefore === null ? null : localServerCpuMs() - serverCpuBefore;
     const wal = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [walBefore.rows[0].lsn]);
 
     // 3. Latency, with the worker idle.
@@ -164,15 +167,39 @@ async function measureSystem(system, args, server) {
       worker_cpu_ms: report.cpuMs,
       // WAL of the whole server during the drain (nothing else should run): what each job cost the database.
       drain_wal_bytes_per_job: Math.round(Number(wal.rows[0].bytes) / args.jobs),
+      // CPU of every postgres process on this machine during the drain (null where /proc is not readable).
+      ...(serverCpuMs !== null ? { drain_server_cpu_us_per_job: Math.round((serverCpuMs * 1000) / args.jobs * 10) / 10 } : {}),
       ...(drained.roundTrips !== undefined ? { drain_round_trips_per_job: Math.round((drained.roundTrips / args.jobs) * 1000) / 1000 } : {}),
       server,
     };
   } finally {
+    // Let the worker stop on its own (it exits after its report), then make sure it is gone.
+    if (child && child.exitCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), sleep(3000)]);
     child?.kill('SIGKILL');
     await side?.close().catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
     await admin.end();
   }
+}
+
+/** CPU time (user + system, ms) of all processes named postgres on this machine; null if unknown. */
+function localServerCpuMs() {
+  let total = 0;
+  let found = false;
+  let entries;
+  try { entries = fs.readdirSync('/proc'); } catch { return null; }
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8'); } catch { continue; }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    total += (Number(fields[11]) + Number(fields[12])) * tick;
+    found = true;
+  }
+  return found ? total : null;
 }
 
 async function commitCeiling(databaseUrl) {

@@ -155,4 +155,26 @@ describe('cesar migrate', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('010 keeps the attempt history written before it, renumbering the attempts of returned jobs by claim', async () => {
+    const d = await emptyDatabase();
+    const handle = await openTestDatabase(d.url);
+    try {
+      const files = readMigrationFiles();
+      await migrate(handle.pool, silentLogger, files.filter((f) => f.version < 10));
+      // Before 010 a returned attempt's number was reused by the next claim.
+      await sql(d.url, `INSERT INTO job_queue (id, job_type, status, attempts, finished_at) OVERRIDING SYSTEM VALUE
+          VALUES (7, 'canary', 'completed', 1, now()), (8, 'canary', 'failed', 1, now())`);
+      await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES
+          (7, 1, 'a', 'returned', now()), (7, 1, 'b', 'succeeded', now()), (8, 1, 'a', 'failed', now())`);
+      await migrate(handle.pool, silentLogger, files);
+      const history = await sql(d.url, 'SELECT job_id, attempt, worker_id, outcome FROM job_attempts ORDER BY job_id, attempt');
+      assert.deepEqual(history.map((r) => [Number(r.job_id), r.attempt, r.worker_id, r.outcome]),
+        [[7, 1, 'a', 'returned'], [7, 2, 'b', 'succeeded'], [8, 1, 'a', 'failed']]);
+      const jobs = await sql(d.url, 'SELECT id, attempts, claims FROM job_queue ORDER BY id');
+      assert.deepEqual(jobs.map((r) => [Number(r.id), r.attempts, r.claims]), [[7, 1, 2], [8, 1, 1]]);
+    } finally {
+      await handle.close();
+    }
+  });
 });

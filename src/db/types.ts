@@ -101,6 +101,7 @@ export interface JobQueueTable {
   status: Generated<JobStatus>;
   attempts: Generated<number>;
   max_attempts: Generated<number>;
+  claims: Generated<number>;
   dedupe_key: string | null;
   locked_by: string | null;
   lease_expires_at: Timestamp | null;
@@ -113,7 +114,6 @@ export interface JobQueueTable {
 export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'lease_expired' | 'returned' | 'cancelled';
 
 export interface JobAttemptsTable {
-  id: Generated<number>;
   job_id: number;
   attempt: number;
   worker_id: string;

@@ -85,7 +85,7 @@ export async function getJob(db: Queryable, id: number): Promise<JobDetail | und
   if (!rows[0]) return undefined;
   const { rows: attempts } = await db.query<{
     attempt: number; worker_id: string; started_at: Date; finished_at: Date | null; outcome: AttemptOutcome; error: string | null; error_stack: string | null;
-  }>({ text: 'SELECT attempt, worker_id, started_at, finished_at, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY id', values: [id] });
+  }>({ text: 'SELECT attempt, worker_id, started_at, finished_at, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY attempt', values: [id] });
   const { attempts: attemptCount, ...job } = toJob(rows[0]);
   return {
     ...job,

@@ -34,7 +34,7 @@ SELECT j.id, j.dedupe_key, j.run_at, true
 /**
  * Claim up to $2 runnable jobs of queue $1 and of the types $5 this worker can run, in (priority,
  * run_at, id) order, skipping rows other workers hold; lease them to worker $3 for $4 seconds and
- * open their attempt rows. The MATERIALIZED CTE fences the planner so LIMIT bounds the rows locked.
+ * open their attempt rows (numbered by claim). Returns only what the worker needs, already ordered. The MATERIALIZED CTE fences the planner so LIMIT bounds the rows locked.
  * One queue per statement: with `queue = ANY(array)` the planner can no longer read
  * job_queue_claim_idx in order and sorts every pending job instead.
  */
@@ -53,22 +53,22 @@ WITH candidates AS MATERIALIZED (
     UPDATE job_queue j
        SET status = 'in_progress',
            attempts = j.attempts + 1,
+           claims = j.claims + 1,
            locked_by = $3,
            lease_expires_at = now() + $4 * interval '1 second',
            updated_at = now()
      -- = ANY(ARRAY(...)) rather than a join: primary-key lookups, never a hash join over the table.
      WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
-    RETURNING j.id, j.job_type, j.payload, j.attempts, j.max_attempts, j.queue, j.priority, j.run_at, j.created_at
+    RETURNING j.id, j.job_type, j.payload, j.attempts, j.max_attempts, j.claims, j.priority, j.run_at
 ), opened AS (
     -- A data-modifying CTE runs whether or not it is read.
     INSERT INTO job_attempts (job_id, attempt, worker_id)
-    SELECT id, attempts, $3 FROM claimed
+    SELECT id, claims, $3 FROM claimed
 )
-SELECT * FROM claimed ORDER BY priority, run_at, id`;
+SELECT id, job_type, payload, attempts, max_attempts FROM claimed ORDER BY priority, run_at, id`;
 
 /*
- * Attempt rows are found by (job_id, attempt) of the one running attempt, one job_attempts_job_idx
- * probe per job. (Matching them by `id = ANY(array)` let the generic plan probe the whole array once
+ * A job's running attempt row is (job_id, claims): one job_attempts_pkey probe per job. (Matching them by `id = ANY(array)` let the generic plan probe the whole array once
  * per job: quadratic in the batch size.)
  */
 
@@ -79,12 +79,12 @@ WITH done AS (
        SET status = 'completed', finished_at = now(), updated_at = now(),
            locked_by = NULL, lease_expires_at = NULL
      WHERE j.id = ANY ($2::bigint[]) AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id, j.attempts
+    RETURNING j.id, j.claims
 )
 UPDATE job_attempts a
    SET outcome = 'succeeded', finished_at = now()
   FROM done d
- WHERE a.job_id = d.id AND a.attempt = d.attempts AND a.outcome = 'running'
+ WHERE a.job_id = d.id AND a.attempt = d.claims AND a.outcome = 'running'
 RETURNING a.job_id`;
 
 /**
@@ -105,13 +105,13 @@ WITH failures AS (
            locked_by = NULL, lease_expires_at = NULL, updated_at = now()
       FROM failures f
      WHERE j.id = f.job_id AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id, j.status, j.run_at, j.attempts
+    RETURNING j.id, j.status, j.run_at, j.claims
 ), recorded AS (
     UPDATE job_attempts a
        SET outcome = f.outcome, error = f.error, error_stack = f.error_stack, finished_at = now()
       FROM updated u
       JOIN failures f ON f.job_id = u.id
-     WHERE a.job_id = u.id AND a.attempt = u.attempts AND a.outcome = 'running'
+     WHERE a.job_id = u.id AND a.attempt = u.claims AND a.outcome = 'running'
 )
 SELECT id, status, run_at FROM updated`;
 
@@ -122,12 +122,12 @@ WITH updated AS (
        SET status = 'pending', attempts = j.attempts - 1, run_at = now(),
            locked_by = NULL, lease_expires_at = NULL, updated_at = now()
      WHERE j.id = ANY ($2::bigint[]) AND j.status = 'in_progress' AND j.locked_by = $1
-    RETURNING j.id, j.attempts + 1 AS attempt
+    RETURNING j.id, j.claims
 ), recorded AS (
     UPDATE job_attempts a
        SET outcome = 'returned', error = 'worker shut down before the job finished; returned unfinished', finished_at = now()
       FROM updated u
-     WHERE a.job_id = u.id AND a.attempt = u.attempt AND a.outcome = 'running'
+     WHERE a.job_id = u.id AND a.attempt = u.claims AND a.outcome = 'running'
 )
 SELECT id FROM updated`;
 
@@ -163,25 +163,32 @@ WITH expired AS (
            locked_by = NULL, lease_expires_at = NULL, updated_at = now()
       FROM expired e
      WHERE j.id = e.id
-    RETURNING j.id, j.attempts, j.status, j.last_error
+    RETURNING j.id, j.claims, j.status, j.last_error
 ), recorded AS (
     UPDATE job_attempts a
        SET outcome = 'lease_expired', error = u.last_error, finished_at = now()
       FROM updated u
-     WHERE a.job_id = u.id AND a.attempt = u.attempts AND a.outcome = 'running'
+     WHERE a.job_id = u.id AND a.attempt = u.claims AND a.outcome = 'running'
 )
 SELECT id, status FROM updated`;
 
-/** Retention: delete up to $2 completed or cancelled jobs finished before now() - $1 seconds (failed jobs are kept). */
+/**
+ * Retention: delete up to $2 completed or cancelled jobs finished before now() - $1 seconds, with
+ * their attempt rows (failed jobs are kept). Returns one row per deleted job.
+ */
 export const pruneSql = `
-DELETE FROM job_queue
- WHERE id = ANY (ARRAY(SELECT id
-                         FROM job_queue
-                        WHERE status IN ('completed', 'cancelled')
-                          AND finished_at < now() - $1 * interval '1 second'
-                        ORDER BY id
-                        LIMIT $2
-                          FOR UPDATE SKIP LOCKED))`;
+WITH doomed AS MATERIALIZED (
+    SELECT id
+      FROM job_queue
+     WHERE status IN ('completed', 'cancelled')
+       AND finished_at < now() - $1 * interval '1 second'
+     ORDER BY id
+     LIMIT $2
+       FOR UPDATE SKIP LOCKED
+), attempts AS (
+    DELETE FROM job_attempts WHERE job_id = ANY (ARRAY(SELECT id FROM doomed))
+)
+DELETE FROM job_queue WHERE id = ANY (ARRAY(SELECT id FROM doomed))`;
 
 export const registerWorkerSql = `
 INSERT INTO workers (id, hostname, pid, queues, concurrency, version)

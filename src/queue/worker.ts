@@ -167,8 +167,12 @@ export class Worker {
       do {
         this.fetchAgain = false;
         this.startReady();
-        const want = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency) - this.running.size - this.ready.length;
-        if (want <= 0 || this.running.size >= this.options.concurrency && this.ready.length > 0) break;
+        const capacity = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency);
+        const want = capacity - this.running.size - this.ready.length;
+        // Claim when a slot is idle, or when half the buffer has drained: the claim is then in flight
+        // while the other half still runs, so the slots never wait for a round trip.
+        const slotIdle = this.running.size < this.options.concurrency;
+        if (want <= 0 || (!slotIdle && want < capacity / 2)) break;
         if (Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {
           this.log.warn('not claiming: heartbeats have failed for longer than the lease');
           break;

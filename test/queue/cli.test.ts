@@ -87,7 +87,7 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     await waitFor('the job to complete elsewhere', async () => (await count(d.url, `id = $1 AND status = 'completed'`, [id])) === 1, 30_000);
     survivor.kill('SIGTERM');
     await survivor;
-    const attempts = await sql(d.url, 'SELECT attempt, outcome, worker_id FROM job_attempts WHERE job_id = $1 ORDER BY id', [id]);
+    const attempts = await sql(d.url, 'SELECT attempt, outcome, worker_id FROM job_attempts WHERE job_id = $1 ORDER BY attempt', [id]);
     assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome]), [[1, 'lease_expired'], [2, 'succeeded']]);
     assert.notEqual(attempts[0]!.worker_id, attempts[1]!.worker_id);
     assert.match(survivor.output(), /Rescued 1 job/);

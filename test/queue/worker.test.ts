@@ -32,7 +32,7 @@ async function jobRow(url: string, id: number) {
   return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
 }
 async function attempts(url: string, id: number) {
-  return sql(url, 'SELECT attempt, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY id', [id]);
+  return sql(url, 'SELECT attempt, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY attempt', [id]);
 }
 
 describe('worker (library, real PostgreSQL)', () => {
@@ -109,13 +109,23 @@ describe('worker (library, real PostgreSQL)', () => {
     const row = await jobRow(d.url, id);
     assert.deepEqual([row.status, row.attempts], ['pending', 0]);
     assert.deepEqual((await attempts(d.url, id)).map((a) => a.outcome), ['returned']);
-    await sql(d.url, `UPDATE job_queue SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
+
+    // Run again (quickly this time): a new attempt row, numbered after the returned one; one attempt counted.
+    await sql(d.url, `UPDATE job_queue SET payload = '{"ms": 10}' WHERE id = $1`, [id]);
+    const again = await startWorker(d.url, catalog);
+    try {
+      await waitFor('the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
+    } finally {
+      await again.stop();
+    }
+    assert.equal((await jobRow(d.url, id)).attempts, 1);
+    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.attempt, a.outcome]), [[1, 'returned'], [2, 'succeeded']]);
   });
 
   it('takes over a job whose worker died once its lease expired, counting the attempt', async () => {
     const { id } = await enqueue(handle.pool, { type: 'record', payload: { n: 42 } }, catalog);
     // A worker that claimed it and died: in progress, lease run out, attempt open.
-    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', attempts = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', attempts = 1, claims = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
     await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES ($1, 1, 'dead-worker')`, [id]);
     const w = await startWorker(d.url, catalog);
     try {

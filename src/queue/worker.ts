@@ -6,7 +6,7 @@ import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, type BackoffPolicy, defaultBackoff } from './backoff.js';
-import type { JobCatalog } from './catalog.js';
+import type { JobCatalog, JobContext } from './catalog.js';
 import {
   claimSql, completeSql, failSql, heartbeatSql, pruneSql, registerWorkerSql, rescueSql, returnSql, stopWorkerSql,
 } from './queries.js';
@@ -43,9 +43,13 @@ interface ClaimedJob {
 
 interface RunningJob {
   job: ClaimedJob;
-  controller: AbortController;
   /** Why it was aborted: decides what (if anything) gets written. */
   abortReason?: 'timeout' | 'shutdown' | 'lease_lost';
+  abortError?: Error;
+  /** Made when the handler first reads ctx.signal (most never do: an AbortController per job costs). */
+  controller?: AbortController;
+  /** Settles the attempt as aborted, whether or not the handler honours its signal. */
+  rejectAttempt?: (reason: Error) => void;
   done: Promise<void>;
 }
 
@@ -152,14 +156,28 @@ export class Worker {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Claim now if there is room: on NOTIFY, on the poll, and whenever a slot frees. */
+  /** Start buffered jobs, and claim if there is room: on NOTIFY, on the poll, and whenever a slot frees. */
   wake(): void {
     if (this.stopping) return;
     if (this.fetching) {
       this.fetchAgain = true;
       return;
     }
+    this.startReady();
+    if (this.wanted() === 0) return;
     this.fetching = this.fetchLoop().finally(() => { this.fetching = undefined; });
+  }
+
+  /**
+   * How many jobs to claim now: none while every slot is busy and more than half the buffer
+   * (concurrency + prefetch) is full; otherwise enough to fill it. Claiming at half empty keeps the
+   * claim in flight while the other half runs, so slots never wait for a round trip.
+   */
+  private wanted(): number {
+    const capacity = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency);
+    const want = capacity - this.running.size - this.ready.length;
+    const slotIdle = this.running.size < this.options.concurrency;
+    return want > 0 && (slotIdle || want >= capacity / 2) ? want : 0;
   }
 
   private async fetchLoop(): Promise<void> {
@@ -167,12 +185,8 @@ export class Worker {
       do {
         this.fetchAgain = false;
         this.startReady();
-        const capacity = this.options.concurrency + (this.options.prefetch ?? this.options.concurrency);
-        const want = capacity - this.running.size - this.ready.length;
-        // Claim when a slot is idle, or when half the buffer has drained: the claim is then in flight
-        // while the other half still runs, so the slots never wait for a round trip.
-        const slotIdle = this.running.size < this.options.concurrency;
-        if (want <= 0 || (!slotIdle && want < capacity / 2)) break;
+        const want = this.wanted();
+        if (want === 0) break;
         if (Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {
           this.log.warn('not claiming: heartbeats have failed for longer than the lease');
           break;
@@ -213,31 +227,28 @@ export class Worker {
 
   private run(job: ClaimedJob): void {
     const type = this.options.catalog.get(job.job_type)!;
-    const controller = new AbortController();
-    const log = this.log.child({ jobId: job.id });
-    const entry: RunningJob = { job, controller, done: Promise.resolve() };
+    const entry: RunningJob = { job, done: Promise.resolve() };
     const started = performance.now();
     this.running.set(job.id, entry);
     const timeout = setTimeout(() => this.abort(entry, 'timeout'), type.timeoutMs);
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    aborted.catch(() => undefined);
+    const ctx = this.contextFor(entry);
     entry.done = (async () => {
       try {
-        await Promise.race([
-          type.run({
-            jobId: job.id, jobType: job.job_type, payload: job.payload, attempt: job.attempts, maxAttempts: job.max_attempts,
-            signal: controller.signal, log, db: this.options.db, pool: this.options.pool,
-          }),
-          aborted,
-        ]);
-        if (entry.abortReason) throw controller.signal.reason;
+        await new Promise<void>((resolve, reject) => {
+          entry.rejectAttempt = reject;
+          let attempt: Promise<unknown>;
+          try {
+            attempt = type.run(ctx);
+          } catch (err) {
+            attempt = Promise.reject(err);
+          }
+          attempt.then(() => resolve(), reject);
+        });
         this.stats.succeeded += 1;
         this.completions.push(job.id);
         this.log.info(`Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`);
       } catch (err) {
-        this.settleFailure(entry, err, log);
+        this.settleFailure(entry, err, ctx.log);
       } finally {
         clearTimeout(timeout);
         this.running.delete(job.id);
@@ -246,6 +257,27 @@ export class Worker {
         this.wake();
       }
     })();
+  }
+
+  /** The handler's context; its signal and logger are made on first use. */
+  private contextFor(entry: RunningJob): JobContext {
+    const { job } = entry;
+    const worker = this;
+    let log: Logger | undefined;
+    return {
+      jobId: job.id, jobType: job.job_type, payload: job.payload, attempt: job.attempts, maxAttempts: job.max_attempts,
+      db: this.options.db, pool: this.options.pool,
+      get signal() {
+        if (!entry.controller) {
+          entry.controller = new AbortController();
+          if (entry.abortError) entry.controller.abort(entry.abortError);
+        }
+        return entry.controller.signal;
+      },
+      get log() {
+        return (log ??= worker.log.child({ jobId: job.id }));
+      },
+    };
   }
 
   private settleFailure(entry: RunningJob, err: unknown, log: Logger): void {
@@ -271,7 +303,9 @@ export class Worker {
   private abort(entry: RunningJob, reason: NonNullable<RunningJob['abortReason']>): void {
     if (entry.abortReason) return;
     entry.abortReason = reason;
-    entry.controller.abort(new Error(reason === 'timeout' ? 'job timed out' : reason === 'shutdown' ? 'worker shutting down' : 'lease lost'));
+    entry.abortError = new Error(reason === 'timeout' ? 'job timed out' : reason === 'shutdown' ? 'worker shutting down' : 'lease lost');
+    entry.controller?.abort(entry.abortError);
+    entry.rejectAttempt?.(entry.abortError);
   }
 
   private scheduleFlush(): void {

@@ -26,7 +26,13 @@ const sleepy: JobType<{ ms: number }> = {
   }),
 };
 const slow: JobType = { ...sleepy, name: 'slow', timeoutMs: 100 } as JobType;
-const catalog = catalogOf(record, alwaysFail, sleepy, slow);
+const deaf: JobType = {
+  name: 'deaf', description: 'sleeps 3 s and never reads its signal', timeoutMs: 100,
+  validate: () => undefined,
+  run: () => new Promise((resolve) => setTimeout(() => { deafReturned = true; resolve(undefined); }, 3000)),
+};
+let deafReturned = false;
+const catalog = catalogOf(record, alwaysFail, sleepy, slow, deaf);
 
 async function jobRow(url: string, id: number) {
   return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
@@ -87,6 +93,18 @@ describe('worker (library, real PostgreSQL)', () => {
     const w = await startWorker(d.url, catalog);
     try {
       await waitFor('the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
+  });
+
+  it('times out a handler that ignores its signal, without waiting for it', async () => {
+    const { id } = await enqueue(handle.pool, { type: 'deaf', maxAttempts: 1 }, catalog);
+    const w = await startWorker(d.url, catalog);
+    try {
+      await waitFor('the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
+      assert.equal(deafReturned, false, 'the attempt was recorded before the handler itself returned');
     } finally {
       await w.stop();
     }

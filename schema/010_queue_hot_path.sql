@@ -32,10 +32,12 @@ UPDATE job_queue j
 --    a per-row lookup and lock of the job, about 3 µs per claimed job. Attempt rows are written only
 --    by the queue's own statements, in the statement that changes their job; the pruner deletes a
 --    job's attempts with the job.
+-- (The key is replaced before the id column goes: the order CockroachDB also accepts.)
 ALTER TABLE job_attempts DROP CONSTRAINT job_attempts_job_id_fkey;
+ALTER TABLE job_attempts DROP CONSTRAINT job_attempts_pkey;
+ALTER TABLE job_attempts ADD CONSTRAINT job_attempts_pkey PRIMARY KEY (job_id, attempt);
 ALTER TABLE job_attempts DROP COLUMN id;
 DROP INDEX job_attempts_job_idx;
-ALTER TABLE job_attempts ADD CONSTRAINT job_attempts_pkey PRIMARY KEY (job_id, attempt);
 
 -- 4. An attempt row is updated once, when it finishes (outcome, finished_at: neither indexed). With
 --    pages kept under half full, the new version fits beside the old one and the update is HOT: no

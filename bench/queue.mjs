@@ -9,7 +9,10 @@
 // worker process to report duplicates and lost jobs. It also measures the database's commit ceiling
 // (single-row autocommit INSERTs from 1 and from 10 connections). Prints exactly one JSON object:
 // for one system {"enqueue_jobs_per_sec", "drain_jobs_per_sec", "latency_ms": {p50, p95, p99},
-// "duplicates", "lost", ...}; for --system all, {"systems": {name: that object}, ...}.
+// "duplicates", "lost", ...}; for --system all, {"systems": {name: that object}, ...}. Also per job
+// during the drain: drain_wal_bytes_per_job (the server's WAL), drain_server_cpu_us_per_job (CPU of
+// every postgres process on this machine; only for a loopback server on Linux) and, for cesar,
+// drain_round_trips_per_job.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -132,7 +135,7 @@ async function measureSystem(system, args, server) {
     };
     await receive('ready');
     const walBefore = await admin.query('SELECT pg_current_wal_lsn() AS lsn');
-    const serverCpuBefore = localServerCpuMs();
+    const serverCpuBefore = isLoopback(args.databaseUrl) ? localServerCpuMs() : null;
     child.send({ type: 'go' });
     const drained = await receive('drained');
     const serverCpuMs = serverCpuBefore === null ? null : localServerCpuMs() - serverCpuBefore;
@@ -181,6 +184,8 @@ async function measureSystem(system, args, server) {
     await admin.end();
   }
 }
+
+const isLoopback = (url) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
 
 /** CPU time (user + system, ms) of all processes named postgres on this machine; null if unknown. */
 function localServerCpuMs() {

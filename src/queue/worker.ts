@@ -236,13 +236,12 @@ export class Worker {
       try {
         await new Promise<void>((resolve, reject) => {
           entry.rejectAttempt = reject;
-          let attempt: Promise<unknown>;
           try {
-            attempt = type.run(ctx);
+            // Promise.resolve: a plain-JavaScript handler may return a value rather than a promise.
+            Promise.resolve(type.run(ctx)).then(() => resolve(), reject);
           } catch (err) {
-            attempt = Promise.reject(err);
+            reject(err);
           }
-          attempt.then(() => resolve(), reject);
         });
         this.stats.succeeded += 1;
         this.completions.push(job.id);

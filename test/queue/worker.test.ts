@@ -32,7 +32,18 @@ const deaf: JobType = {
   run: () => new Promise((resolve) => setTimeout(() => { deafReturned = true; resolve(undefined); }, 3000)),
 };
 let deafReturned = false;
-const catalog = catalogOf(record, alwaysFail, sleepy, slow, deaf);
+// Handlers written in plain JavaScript: one throws before returning a promise, one returns a value.
+const throwsAtOnce = {
+  name: 'throws_at_once', description: 'throws synchronously', timeoutMs: 10_000,
+  validate: () => undefined,
+  run() { throw new Error('thrown before any promise'); },
+} as unknown as JobType;
+const returnsValue = {
+  name: 'returns_value', description: 'returns a plain value', timeoutMs: 10_000,
+  validate: () => undefined,
+  run: () => 42,
+} as unknown as JobType;
+const catalog = catalogOf(record, alwaysFail, sleepy, slow, deaf, throwsAtOnce, returnsValue);
 
 async function jobRow(url: string, id: number) {
   return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
@@ -109,6 +120,20 @@ describe('worker (library, real PostgreSQL)', () => {
       await w.stop();
     }
     assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
+  });
+
+  it('records a handler that throws synchronously as a failed attempt, and one that returns a plain value as a success', async () => {
+    const thrown = await enqueue(handle.pool, { type: 'throws_at_once', maxAttempts: 1 }, catalog);
+    const plain = await enqueue(handle.pool, { type: 'returns_value' }, catalog);
+    const w = await startWorker(d.url, catalog);
+    try {
+      await waitFor('both jobs to finish', async () =>
+        (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed');
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual((await attempts(d.url, thrown.id)).map((a) => [a.outcome, a.error]), [['failed', 'thrown before any promise']]);
+    assert.deepEqual((await attempts(d.url, plain.id)).map((a) => a.outcome), ['succeeded']);
   });
 
   it('graceful stop: lets a running job finish within the grace period', async () => {

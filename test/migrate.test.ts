@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import type pg from 'pg';
 import { migrate, migrationStatus, readMigrationFiles, schemaDir } from '../src/db/migrator.js';
 import { silentLogger } from '../src/log.js';
 import { cesar } from './helpers/cli.js';
@@ -17,6 +18,18 @@ async function emptyDatabase(): Promise<TestDatabase> {
 }
 
 const fileCount = readMigrationFiles().length;
+
+/** Run fn with a throwaway schema directory and a pool on the database; both are cleaned up. */
+async function withSchemaDir(url: string, fn: (dir: string, pool: pg.Pool) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-schema-'));
+  const handle = await openTestDatabase(url);
+  try {
+    await fn(dir, handle.pool);
+  } finally {
+    await handle.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('cesar migrate', () => {
   it('applies every schema file with the reference data, then changes nothing on a second run', async () => {
@@ -105,26 +118,18 @@ describe('cesar migrate', () => {
 
   it('refuses, naming the file, when an applied file changed', async () => {
     const d = await emptyDatabase();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-schema-'));
-    try {
+    await withSchemaDir(d.url, async (dir, pool) => {
       for (const f of fs.readdirSync(schemaDir)) fs.copyFileSync(path.join(schemaDir, f), path.join(dir, f));
-      const handle = await openTestDatabase(d.url);
-      try {
-        await migrate(handle.pool, silentLogger, readMigrationFiles(dir));
-        fs.appendFileSync(path.join(dir, '003_queue.sql'), '\n-- an edit after the fact\n');
-        await assert.rejects(migrate(handle.pool, silentLogger, readMigrationFiles(dir)), (err: Error & { exitCode: number }) => {
-          assert.match(err.message, /schema\/003_queue\.sql was changed after it was applied/);
-          assert.equal(err.exitCode, 2);
-          return true;
-        });
-        const status = await migrationStatus(handle.pool, readMigrationFiles(dir));
-        assert.deepEqual(status.changed.map((f) => f.file), ['003_queue.sql']);
-      } finally {
-        await handle.close();
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+      await migrate(pool, silentLogger, readMigrationFiles(dir));
+      fs.appendFileSync(path.join(dir, '003_queue.sql'), '\n-- an edit after the fact\n');
+      await assert.rejects(migrate(pool, silentLogger, readMigrationFiles(dir)), (err: Error & { exitCode: number }) => {
+        assert.match(err.message, /schema\/003_queue\.sql was changed after it was applied/);
+        assert.equal(err.exitCode, 2);
+        return true;
+      });
+      const status = await migrationStatus(pool, readMigrationFiles(dir));
+      assert.deepEqual(status.changed.map((f) => f.file), ['003_queue.sql']);
+    });
   });
 
   it('refuses a database migrated by a newer cesar', async () => {
@@ -138,36 +143,29 @@ describe('cesar migrate', () => {
 
   it('rolls back a failing file entirely and reports it', async () => {
     const d = await emptyDatabase();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-schema-'));
-    try {
+    await withSchemaDir(d.url, async (dir, pool) => {
       fs.writeFileSync(path.join(dir, '001_ok.sql'), 'CREATE TABLE t1 (id int);');
       fs.writeFileSync(path.join(dir, '002_bad.sql'), 'CREATE TABLE t2 (id int);\nSELECT no_such_function();');
-      const handle = await openTestDatabase(d.url);
-      try {
-        await assert.rejects(migrate(handle.pool, silentLogger, readMigrationFiles(dir)), /schema\/002_bad\.sql failed and was rolled back/);
-        const tables = await sql(d.url, `SELECT to_regclass('t1') IS NOT NULL AS t1, to_regclass('t2') IS NOT NULL AS t2`);
-        assert.deepEqual({ ...tables[0] }, { t1: true, t2: false });
-        assert.deepEqual((await sql(d.url, 'SELECT version FROM schema_migrations')).map((r) => r.version), [1]);
-      } finally {
-        await handle.close();
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+      await assert.rejects(migrate(pool, silentLogger, readMigrationFiles(dir)), /schema\/002_bad\.sql failed and was rolled back/);
+      const tables = await sql(d.url, `SELECT to_regclass('t1') IS NOT NULL AS t1, to_regclass('t2') IS NOT NULL AS t2`);
+      assert.deepEqual({ ...tables[0] }, { t1: true, t2: false });
+      assert.deepEqual((await sql(d.url, 'SELECT version FROM schema_migrations')).map((r) => r.version), [1]);
+    });
   });
 
   it('010 keeps the attempt history written before it, renumbering the attempts of returned jobs by claim', async () => {
     const d = await emptyDatabase();
     const handle = await openTestDatabase(d.url);
+    const pool = handle.pool;
     try {
       const files = readMigrationFiles();
-      await migrate(handle.pool, silentLogger, files.filter((f) => f.version < 10));
+      await migrate(pool, silentLogger, files.filter((f) => f.version < 10));
       // Before 010 a returned attempt's number was reused by the next claim.
       await sql(d.url, `INSERT INTO job_queue (id, job_type, status, attempts, finished_at) OVERRIDING SYSTEM VALUE
           VALUES (7, 'canary', 'completed', 1, now()), (8, 'canary', 'failed', 1, now())`);
       await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES
           (7, 1, 'a', 'returned', now()), (7, 1, 'b', 'succeeded', now()), (8, 1, 'a', 'failed', now())`);
-      await migrate(handle.pool, silentLogger, files);
+      await migrate(pool, silentLogger, files);
       const history = await sql(d.url, 'SELECT job_id, attempt, worker_id, outcome FROM job_attempts ORDER BY job_id, attempt');
       assert.deepEqual(history.map((r) => [Number(r.job_id), r.attempt, r.worker_id, r.outcome]),
         [[7, 1, 'a', 'returned'], [7, 2, 'b', 'succeeded'], [8, 1, 'a', 'failed']]);

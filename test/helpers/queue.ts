@@ -35,6 +35,17 @@ export async function startWorker(url: string, catalog: JobCatalog, overrides: P
   };
 }
 
+/** Start a worker, wait until the probe holds, and stop the worker whatever happens. */
+export async function runWorkerUntil(url: string, catalog: JobCatalog, what: string, probe: () => Promise<unknown>,
+  overrides: Partial<WorkerOptions> = {}, timeoutMs?: number): Promise<void> {
+  const w = await startWorker(url, catalog, overrides);
+  try {
+    await waitFor(what, async () => Boolean(await probe()), timeoutMs);
+  } finally {
+    await w.stop();
+  }
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -4,7 +4,7 @@ import type { JobType } from '../../src/queue/catalog.js';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
 import { cancelJob, getJob, listJobs, retryJob } from '../../src/queue/jobs.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
-import { catalogOf, startWorker, waitFor } from '../helpers/queue.js';
+import { catalogOf, runWorkerUntil, startWorker, waitFor } from '../helpers/queue.js';
 
 const order: number[] = [];
 const record: JobType<{ n: number }> = {
@@ -82,12 +82,7 @@ describe('worker (library, real PostgreSQL)', () => {
 
   it('retries with backoff and marks the job failed (dead) after 5 attempts, recording each error', async () => {
     const { id } = await enqueue(handle.pool, { type: 'always_fail' }, catalog);
-    const w = await startWorker(d.url, catalog);
-    try {
-      await waitFor('the job to fail for good', async () => (await jobRow(d.url, id)).status === 'failed');
-    } finally {
-      await w.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'the job to fail for good', async () => (await jobRow(d.url, id)).status === 'failed');
     const row = await jobRow(d.url, id);
     assert.deepEqual({ ...row }, { status: 'failed', attempts: 5, max_attempts: 5, last_error: 'boom on attempt 5' });
     const history = await attempts(d.url, id);
@@ -101,12 +96,7 @@ describe('worker (library, real PostgreSQL)', () => {
 
   it('times out a slow attempt and counts it as timed_out', async () => {
     const { id } = await enqueue(handle.pool, { type: 'slow', payload: { ms: 5000 }, maxAttempts: 1 }, catalog);
-    const w = await startWorker(d.url, catalog);
-    try {
-      await waitFor('the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
-    } finally {
-      await w.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
     assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
   });
 
@@ -125,13 +115,7 @@ describe('worker (library, real PostgreSQL)', () => {
   it('records a handler that throws synchronously as a failed attempt, and one that returns a plain value as a success', async () => {
     const thrown = await enqueue(handle.pool, { type: 'throws_at_once', maxAttempts: 1 }, catalog);
     const plain = await enqueue(handle.pool, { type: 'returns_value' }, catalog);
-    const w = await startWorker(d.url, catalog);
-    try {
-      await waitFor('both jobs to finish', async () =>
-        (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed');
-    } finally {
-      await w.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'both jobs to finish', async () => (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed');
     assert.deepEqual((await attempts(d.url, thrown.id)).map((a) => [a.outcome, a.error]), [['failed', 'thrown before any promise']]);
     assert.deepEqual((await attempts(d.url, plain.id)).map((a) => a.outcome), ['succeeded']);
   });
@@ -155,12 +139,7 @@ describe('worker (library, real PostgreSQL)', () => {
 
     // Run again (quickly this time): a new attempt row, numbered after the returned one; one attempt counted.
     await sql(d.url, `UPDATE job_queue SET payload = '{"ms": 10}' WHERE id = $1`, [id]);
-    const again = await startWorker(d.url, catalog);
-    try {
-      await waitFor('the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
-    } finally {
-      await again.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 1);
     assert.deepEqual((await attempts(d.url, id)).map((a) => [a.attempt, a.outcome]), [[1, 'returned'], [2, 'succeeded']]);
   });
@@ -170,12 +149,7 @@ describe('worker (library, real PostgreSQL)', () => {
     // A worker that claimed it and died: in progress, lease run out, attempt open.
     await sql(d.url, `UPDATE job_queue SET status = 'in_progress', attempts = 1, claims = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
     await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES ($1, 1, 'dead-worker')`, [id]);
-    const w = await startWorker(d.url, catalog);
-    try {
-      await waitFor('the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
-    } finally {
-      await w.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 2);
     const history = await attempts(d.url, id);
     assert.deepEqual(history.map((a) => a.outcome), ['lease_expired', 'succeeded']);
@@ -224,12 +198,7 @@ describe('retention', () => {
         (1003, 'canary', 'failed', 5, now() - interval '10 days', 'boom'),
         (1004, 'canary', 'completed', 1, now() - interval '1 day', NULL)`);
     await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES (1001, 1, 'w', 'succeeded', now())`);
-    const w = await startWorker(d.url, catalog, { retentionMs: 7 * 86_400_000 });
-    try {
-      await waitFor('the pruner', async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0', 10_000);
-    } finally {
-      await w.stop();
-    }
+    await runWorkerUntil(d.url, catalog, 'the pruner', async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0', { retentionMs: 7 * 86_400_000 }, 10_000);
     assert.deepEqual((await sql(d.url, 'SELECT id FROM job_queue ORDER BY id')).map((r) => Number(r.id)), [1003, 1004]);
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_attempts WHERE job_id = 1001'))[0]!.n, '0');
   });

@@ -27,10 +27,21 @@ const systems = ['cesar', 'graphile-worker', 'pg-boss'];
 function parseArgs(argv) {
   // prefetch: cesar's jobs claimed ahead of free slots; 500 - C gives it the same local buffer as
   // graphile-worker's localQueue of 500.
-  const args = { jobs: 20000, concurrency: 10, system: 'cesar', latencyJobs: 200, databaseUrl: process.env.DATABASE_URL, prefetch: undefined };
+  const args = {
+    jobs: 20000,
+    concurrency: 10,
+    system: 'cesar',
+    latencyJobs: 200,
+    databaseUrl: process.env.DATABASE_URL,
+    prefetch: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const value = () => { const v = argv[++i]; if (v === undefined) fail(`${a} needs a value`); return v; };
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) fail(`${a} needs a value`);
+      return v;
+    };
     if (a === '--database-url') args.databaseUrl = value();
     else if (a === '--jobs') args.jobs = Number(value());
     else if (a === '--concurrency') args.concurrency = Number(value());
@@ -56,7 +67,11 @@ function fail(message) {
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const withDb = (url, db) => { const u = new URL(url); u.pathname = `/${db}`; return u.toString(); };
+const withDb = (url, db) => {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
@@ -75,7 +90,11 @@ async function setup(system, url) {
     pool.on('error', () => {});
     await migrate(pool, silentLogger);
     return {
-      bulk: (payloads) => enqueueMany(pool, payloads.map((payload) => ({ type: 'canary', payload }))),
+      bulk: (payloads) =>
+        enqueueMany(
+          pool,
+          payloads.map((payload) => ({ type: 'canary', payload })),
+        ),
       one: async (payload) => (await enqueue(pool, { type: 'canary', payload })).id,
       close: () => pool.end(),
     };
@@ -122,10 +141,31 @@ async function measureSystem(system, args, server) {
     const enqueueSeconds = (now() - t0) / 1000;
 
     // 2. Drain with one worker process.
-    child = fork(fileURLToPath(import.meta.url), ['--child', system, '--database-url', url, '--concurrency', String(args.concurrency), '--jobs', String(args.jobs), '--prefetch', String(args.prefetch)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [] });
+    child = fork(
+      fileURLToPath(import.meta.url),
+      [
+        '--child',
+        system,
+        '--database-url',
+        url,
+        '--concurrency',
+        String(args.concurrency),
+        '--jobs',
+        String(args.jobs),
+        '--prefetch',
+        String(args.prefetch),
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+      },
+    );
     const messages = [];
     const waiters = [];
-    child.on('message', (m) => { messages.push(m); for (const w of waiters.splice(0)) w(); });
+    child.on('message', (m) => {
+      messages.push(m);
+      for (const w of waiters.splice(0)) w();
+    });
     const receive = async (type) => {
       for (;;) {
         const i = messages.findIndex((m) => m.type === type);
@@ -134,9 +174,11 @@ async function measureSystem(system, args, server) {
       }
     };
     await receive('ready');
+    child.send({ type: 'go' });
+    // WAL and server CPU are counted from the moment the worker is ready, like the drain clock.
+    await receive('clock');
     const walBefore = await admin.query('SELECT pg_current_wal_lsn() AS lsn');
     const serverCpuBefore = isLoopback(args.databaseUrl) ? localServerCpuMs() : null;
-    child.send({ type: 'go' });
     const drained = await receive('drained');
     const serverCpuMs = serverCpuBefore === null ? null : localServerCpuMs() - serverCpuBefore;
     const wal = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [walBefore.rows[0].lsn]);
@@ -161,18 +203,25 @@ async function measureSystem(system, args, server) {
       system,
       jobs: args.jobs,
       concurrency: args.concurrency,
-      ...(system === 'cesar' ? { prefetch: args.prefetch } : system === 'graphile-worker' ? { local_queue: 500 } : { batch_size: 1000, polling_interval_s: 0.5 }),
+      ...(system === 'cesar'
+        ? { prefetch: args.prefetch }
+        : system === 'graphile-worker'
+          ? { local_queue: 500 }
+          : { batch_size: 1000, polling_interval_s: 0.5 }),
       enqueue_jobs_per_sec: Math.round(args.jobs / enqueueSeconds),
-      drain_jobs_per_sec: Math.round(args.jobs / (drained.ms / 1000)),
+      drain_jobs_per_sec: Math.round(drained.jobs / (drained.ms / 1000)),
+      drain_jobs_before_ready: args.jobs - drained.jobs,
       latency_ms: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
       duplicates: report.duplicates,
       lost: report.lost,
       worker_cpu_ms: report.cpuMs,
       // WAL of the whole server during the drain (nothing else should run): what each job cost the database.
-      drain_wal_bytes_per_job: Math.round(Number(wal.rows[0].bytes) / args.jobs),
+      drain_wal_bytes_per_job: Math.round(Number(wal.rows[0].bytes) / drained.jobs),
       // CPU of every postgres process on this machine during the drain (null where /proc is not readable).
-      ...(serverCpuMs !== null ? { drain_server_cpu_us_per_job: Math.round((serverCpuMs * 1000) / args.jobs * 10) / 10 } : {}),
-      ...(drained.roundTrips !== undefined ? { drain_round_trips_per_job: Math.round((drained.roundTrips / args.jobs) * 1000) / 1000 } : {}),
+      ...(serverCpuMs !== null ? { drain_server_cpu_us_per_job: Math.round(((serverCpuMs * 1000) / drained.jobs) * 10) / 10 } : {}),
+      ...(drained.roundTrips !== undefined
+        ? { drain_round_trips_per_job: Math.round((drained.roundTrips / drained.jobs) * 1000) / 1000 }
+        : {}),
       server,
     };
   } finally {
@@ -192,12 +241,20 @@ function localServerCpuMs() {
   let total = 0;
   let found = false;
   let entries;
-  try { entries = fs.readdirSync('/proc'); } catch { return null; }
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
-    try { stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8'); } catch { continue; }
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
     const close = stat.lastIndexOf(')');
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
     const fields = stat.slice(close + 2).split(' ');
@@ -220,17 +277,19 @@ async function commitCeiling(databaseUrl) {
     const run = async (connections, seconds) => {
       const deadline = now() + seconds * 1000;
       let count = 0;
-      await Promise.all(Array.from({ length: connections }, async () => {
-        const client = await pool.connect();
-        try {
-          while (now() < deadline) {
-            await client.query({ name: 'ceiling', text: 'INSERT INTO ceiling (v) VALUES ($1)', values: [count] });
-            count++;
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          const client = await pool.connect();
+          try {
+            while (now() < deadline) {
+              await client.query({ name: 'ceiling', text: 'INSERT INTO ceiling (v) VALUES ($1)', values: [count] });
+              count++;
+            }
+          } finally {
+            client.release();
           }
-        } finally {
-          client.release();
-        }
-      }));
+        }),
+      );
       return Math.round(count / seconds);
     };
     const one = await run(1, 2);
@@ -274,11 +333,26 @@ async function child(args) {
     const { Kysely, PostgresDialect } = await import('kysely');
     const { createPool } = await import(path.join(root, 'dist/db/connect.js'));
     const workerPool = createPool(url, { poolMax: 10, connectTimeoutSeconds: 10 }, 'cesar-bench');
-    const catalog = new JobCatalog().register({ ...canary, run: async (ctx) => { handle(ctx.payload); } });
+    const catalog = new JobCatalog().register({
+      ...canary,
+      run: async (ctx) => {
+        handle(ctx.payload);
+      },
+    });
     const worker = new Worker({
-      pool: workerPool, db: new Kysely({ dialect: new PostgresDialect({ pool: workerPool }) }), catalog, log: silentLogger,
-      listenUrl: url, concurrency: args.concurrency, pollIntervalMs: 2000, leaseSeconds: 30, queues: ['default'],
-      shutdownGraceMs: 1000, retentionMs: 7 * 86_400_000, version: 'bench', prefetch: args.prefetch,
+      pool: workerPool,
+      db: new Kysely({ dialect: new PostgresDialect({ pool: workerPool }) }),
+      catalog,
+      log: silentLogger,
+      listenUrl: url,
+      concurrency: args.concurrency,
+      pollIntervalMs: 2000,
+      leaseSeconds: 30,
+      queues: ['default'],
+      shutdownGraceMs: 1000,
+      retentionMs: 7 * 86_400_000,
+      version: 'bench',
+      prefetch: args.prefetch,
     });
     start = () => worker.start();
     stop = () => worker.stop();
@@ -294,7 +368,11 @@ async function child(args) {
         noHandleSignals: true,
         pollInterval: 2000,
         logger: new Logger(() => () => {}),
-        taskList: { canary: async (payload) => { handle(payload); } },
+        taskList: {
+          canary: async (payload) => {
+            handle(payload);
+          },
+        },
         preset: { worker: { concurrentJobs: args.concurrency, localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       });
     };
@@ -305,29 +383,59 @@ async function child(args) {
     const boss = new PgBoss({ connectionString: url, max: 10, supervise: false, schedule: false });
     boss.on('error', () => {});
     await boss.start();
-    start = () => boss.work('canary', { batchSize: 1000, pollingIntervalSeconds: 0.5 }, async (jobs) => { for (const j of jobs) handle(j.data); });
+    start = () =>
+      boss.work('canary', { batchSize: 1000, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        for (const j of jobs) handle(j.data);
+      });
     stop = () => boss.stop({ graceful: true, wait: true });
-    remaining = async () => Number((await pool.query(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'canary' AND state <> 'completed'`)).rows[0].n);
+    remaining = async () =>
+      Number((await pool.query(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'canary' AND state <> 'completed'`)).rows[0].n);
   }
 
   const cpuStart = process.cpuUsage();
   process.send({ type: 'ready' });
   await new Promise((r) => process.once('message', r));
-  const t0 = now();
-  const allRan = new Promise((r) => { onCount = r; });
+  const allRan = new Promise((r) => {
+    onCount = r;
+  });
+  // The clock starts once the worker is ready (start() resolved: graphile-worker's run() does its own
+  // checks and migrations first), and counts only the jobs run from then on: a system that begins
+  // draining inside its start-up is neither charged for the start-up nor credited with those jobs.
   await start();
+  const t0 = now();
+  const ranBeforeClock = executed;
+  process.send({ type: 'clock' });
+  const roundTripsBeforeClock = roundTrips() ?? 0;
   await allRan;
   while ((await remaining()) > 0) await sleep(5);
-  process.send({ type: 'drained', ms: now() - t0, roundTrips: roundTrips() });
+  const rt = roundTrips();
+  process.send({
+    type: 'drained',
+    ms: now() - t0,
+    jobs: args.jobs - ranBeforeClock,
+    roundTrips: rt === undefined ? undefined : rt - roundTripsBeforeClock,
+  });
 
-  const report = await new Promise((r) => process.on('message', (m) => { if (m.type === 'report') r(m); }));
+  const report = await new Promise((r) =>
+    process.on('message', (m) => {
+      if (m.type === 'report') r(m);
+    }),
+  );
   drainTarget = args.jobs + report.latencyJobs;
   if (executed < drainTarget) {
-    await Promise.race([new Promise((r) => { onCount = r; }), sleep(5000)]);
+    await Promise.race([
+      new Promise((r) => {
+        onCount = r;
+      }),
+      sleep(5000),
+    ]);
   }
   let duplicates = 0;
   for (const c of counts.values()) if (c > 1) duplicates += c - 1;
-  const expected = [...Array.from({ length: args.jobs }, (_, n) => `n${n}`), ...Array.from({ length: report.latencyJobs }, (_, s) => `s${s}`)];
+  const expected = [
+    ...Array.from({ length: args.jobs }, (_, n) => `n${n}`),
+    ...Array.from({ length: report.latencyJobs }, (_, s) => `s${s}`),
+  ];
   const lost = expected.filter((k) => !counts.has(k)).length;
   const cpu = process.cpuUsage(cpuStart);
   process.send({ type: 'report', starts, duplicates, lost, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
@@ -347,13 +455,18 @@ if (args.child) {
   const server = (await probe.query('SHOW server_version')).rows[0].server_version;
   await probe.end();
   const ceiling = await commitCeiling(args.databaseUrl);
-  const machine = { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, memory_gib: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  const machine = {
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
   if (args.system === 'all') {
     const results = {};
     for (const s of systems) results[s] = await measureSystem(s, args, server);
-    process.stdout.write(JSON.stringify({ systems: results, commit_ceiling_inserts_per_sec: ceiling, machine }) + '\n');
+    process.stdout.write(`${JSON.stringify({ systems: results, commit_ceiling_inserts_per_sec: ceiling, machine })}\n`);
   } else {
     const result = await measureSystem(args.system, args, server);
-    process.stdout.write(JSON.stringify({ ...result, commit_ceiling_inserts_per_sec: ceiling, machine }) + '\n');
+    process.stdout.write(`${JSON.stringify({ ...result, commit_ceiling_inserts_per_sec: ceiling, machine })}\n`);
   }
 }

@@ -63,10 +63,18 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   const homeSetting = flags.home ?? nonEmpty('CESAR_HOME') ?? '.cesar';
   const home = path.resolve(cwd, homeSetting);
 
-  const logLevel = oneOf(flags.logLevel ?? nonEmpty('CESAR_LOG_LEVEL') ?? 'info', logLevels,
-    flags.logLevel !== undefined ? '--log-level' : 'CESAR_LOG_LEVEL', problems);
-  const logFormat = oneOf(flags.logFormat ?? nonEmpty('CESAR_LOG_FORMAT') ?? 'text', logFormats,
-    flags.logFormat !== undefined ? '--log-format' : 'CESAR_LOG_FORMAT', problems);
+  const logLevel = oneOf(
+    flags.logLevel ?? nonEmpty('CESAR_LOG_LEVEL') ?? 'info',
+    logLevels,
+    flags.logLevel !== undefined ? '--log-level' : 'CESAR_LOG_LEVEL',
+    problems,
+  );
+  const logFormat = oneOf(
+    flags.logFormat ?? nonEmpty('CESAR_LOG_FORMAT') ?? 'text',
+    logFormats,
+    flags.logFormat !== undefined ? '--log-format' : 'CESAR_LOG_FORMAT',
+    problems,
+  );
 
   const poolMax = integer(nonEmpty('CESAR_DB_POOL_MAX'), 10, 1, 1000, 'CESAR_DB_POOL_MAX', problems);
   const connectTimeoutSeconds = integer(nonEmpty('CESAR_DB_CONNECT_TIMEOUT'), 10, 1, 600, 'CESAR_DB_CONNECT_TIMEOUT', problems);

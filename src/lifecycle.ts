@@ -54,6 +54,8 @@ export function installSignalHandlers(): void {
   if (typeof process.send === 'function') {
     // The channel to the supervisor must not keep this process alive once its work is done.
     process.channel?.unref();
-    process.on('disconnect', () => { if (!controller.signal.aborted) handler('lost its supervisor'); });
+    process.on('disconnect', () => {
+      if (!controller.signal.aborted) handler('lost its supervisor');
+    });
   }
 }

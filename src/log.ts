@@ -23,7 +23,7 @@ export interface LoggerOptions {
 
 /** One logger for all: text or JSON lines on stderr, every line masked. Output proper goes to stdout. */
 export function createLogger(options: LoggerOptions, bound: LogFields = {}): Logger {
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (rank[level] < rank[options.level]) return;
     const all = { ...bound, ...fields };
@@ -32,7 +32,7 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
     } else {
       const extra = Object.entries(all).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
       const prefix = level === 'info' ? '' : `${level.toUpperCase()}: `;
-      write(maskSecrets(`${prefix}${msg}${extra.length ? ' ' + extra.join(' ') : ''}`));
+      write(maskSecrets(`${prefix}${msg}${extra.length ? ` ${extra.join(' ')}` : ''}`));
     }
   };
   return {
@@ -46,6 +46,11 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
 
 /** A logger that writes nothing (library callers that want silence). */
 export const silentLogger: Logger = {
-  debug() {}, info() {}, warn() {}, error() {},
-  child() { return silentLogger; },
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
 };

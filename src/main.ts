@@ -35,14 +35,16 @@ function reportError(err: unknown, { verbose, json }: { verbose: boolean; json: 
   const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
   const hint = known ? err.hint : 'this is a bug in cesar; run again with --verbose and report the output';
   if (json) {
-    process.stderr.write(maskSecrets(JSON.stringify({ error: { code: known ? err.code : 'internal', message, hint, exit_code: exitCode } })) + '\n');
+    process.stderr.write(
+      `${maskSecrets(JSON.stringify({ error: { code: known ? err.code : 'internal', message, hint, exit_code: exitCode } }))}\n`,
+    );
   } else {
-    process.stderr.write(maskSecrets(`cesar: ${message}${hint ? ` (next: ${hint})` : ''}`) + '\n');
+    process.stderr.write(`${maskSecrets(`cesar: ${message}${hint ? ` (next: ${hint})` : ''}`)}\n`);
   }
   if (verbose) {
     let e: unknown = err;
     while (e instanceof Error) {
-      process.stderr.write(maskSecrets(e.stack ?? String(e)) + '\n');
+      process.stderr.write(`${maskSecrets(e.stack ?? String(e))}\n`);
       e = e.cause;
       if (e) process.stderr.write('caused by: ');
     }

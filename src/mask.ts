@@ -10,8 +10,7 @@ export function registerSecret(value: string | undefined | null): void {
 }
 
 const urlPassword = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s/]+)(@)/gi;
-const keyValueSecret =
-  /((?:password|passwd|secret|token|api_?key)["']?\s*[:=]\s*["']?)([^"'\s,&;}]+)/gi;
+const keyValueSecret = /((?:password|passwd|secret|token|api_?key)["']?\s*[:=]\s*["']?)([^"'\s,&;}]+)/gi;
 
 export function maskSecrets(text: string): string {
   let masked = text.replace(urlPassword, '$1***$3').replace(keyValueSecret, '$1***');

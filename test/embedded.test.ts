@@ -24,7 +24,10 @@ function postmastersOf(pgdata: string): number[] {
 }
 
 function uidOf(pid: number): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Uid:'))!;
   return Number(line.split(/\s+/)[1]);
 }
 
@@ -99,7 +102,9 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
     const { execa } = await import('execa');
     const { cesarBin } = await import('./helpers/cli.js');
     const watcher = execa(process.execPath, [cesarBin, 'verify', '--watch', '60', '--json'], {
-      reject: false, extendEnv: false, env: { PATH: process.env.PATH, CESAR_HOME: home },
+      reject: false,
+      extendEnv: false,
+      env: { PATH: process.env.PATH, CESAR_HOME: home },
     });
     await new Promise<void>((resolve) => watcher.stdout!.once('data', () => resolve()));
     assert.equal(postmastersOf(pgdata).length, 1);
@@ -125,10 +130,15 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
     fs.chownSync(base, postgresUid, postgresGid);
     const userHome = path.join(base, 'home');
     try {
-      const run = (args: string[]) => execa(process.execPath, [cesarBin, ...args], {
-        reject: false, extendEnv: false, uid: postgresUid, gid: postgresGid, cwd: base,
-        env: { PATH: process.env.PATH, CESAR_HOME: userHome, NO_COLOR: '1' },
-      });
+      const run = (args: string[]) =>
+        execa(process.execPath, [cesarBin, ...args], {
+          reject: false,
+          extendEnv: false,
+          uid: postgresUid,
+          gid: postgresGid,
+          cwd: base,
+          env: { PATH: process.env.PATH, CESAR_HOME: userHome, NO_COLOR: '1' },
+        });
       const migrate = await run(['migrate']);
       assert.equal(migrate.exitCode, 0, String(migrate.stderr));
       const verify = await run(['verify']);

@@ -7,10 +7,12 @@ import type pg from 'pg';
 import { migrate, migrationStatus, readMigrationFiles, schemaDir } from '../src/db/migrator.js';
 import { silentLogger } from '../src/log.js';
 import { cesar } from './helpers/cli.js';
-import { adminUrl, createTestDatabase, freshDatabaseName, openTestDatabase, sql, urlFor, type TestDatabase } from './helpers/db.js';
+import { adminUrl, createTestDatabase, freshDatabaseName, openTestDatabase, sql, type TestDatabase, urlFor } from './helpers/db.js';
 
 const databases: TestDatabase[] = [];
-after(async () => { await Promise.all(databases.map((d) => d.drop())); });
+after(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+});
 async function emptyDatabase(): Promise<TestDatabase> {
   const d = await createTestDatabase({ migrated: false });
   databases.push(d);
@@ -37,33 +39,42 @@ describe('cesar migrate', () => {
     const first = await cesar(['migrate'], { DATABASE_URL: d.url });
     assert.equal(first.exitCode, 0, first.stderr);
     assert.match(first.stdout, new RegExp(`applied ${fileCount} of ${fileCount} migrations`));
-    const [counts] = await sql(d.url, `SELECT
+    const [counts] = await sql(
+      d.url,
+      `SELECT
         (SELECT count(*) FROM agents WHERE status = 'active') AS agents,
         (SELECT count(DISTINCT agent_type) FROM agents) AS types,
         (SELECT count(*) FROM workflow_templates) AS templates,
         (SELECT count(*) FROM sync_tables) AS sync_tables,
         (SELECT count(*) FROM sync_systems) AS sync_systems,
         (SELECT count(*) FROM supabase_sync_state) AS sync_state,
-        (SELECT count(*) FROM sync_status) AS sync_status`);
-    assert.deepEqual({ ...counts }, { agents: '48', types: counts!.types, templates: '5', sync_tables: '5', sync_systems: '3', sync_state: '5', sync_status: '3' });
+        (SELECT count(*) FROM sync_status) AS sync_status`,
+    );
+    assert.deepEqual(
+      { ...counts },
+      { agents: '48', types: counts!.types, templates: '5', sync_tables: '5', sync_systems: '3', sync_state: '5', sync_status: '3' },
+    );
     assert.ok(Number(counts!.types) >= 15);
     const schedules = await sql(d.url, 'SELECT name, cron_expression, timezone, is_active FROM workflow_templates ORDER BY name');
-    assert.deepEqual(schedules.map((s) => [s.name, s.cron_expression, s.timezone, s.is_active]), [
-      ['daily_financial_analysis', '0 9 * * *', 'UTC', true],
-      ['knowledge_graph_update', '*/30 * * * *', 'UTC', true],
-      ['llm_cache_refresh', '0 */4 * * *', 'UTC', true],
-      ['memory_consolidation', '0 2 * * *', 'UTC', true],
-      ['supabase_sync', '*/15 * * * *', 'UTC', true],
-    ]);
+    assert.deepEqual(
+      schedules.map((s) => [s.name, s.cron_expression, s.timezone, s.is_active]),
+      [
+        ['daily_financial_analysis', '0 9 * * *', 'UTC', true],
+        ['knowledge_graph_update', '*/30 * * * *', 'UTC', true],
+        ['llm_cache_refresh', '0 */4 * * *', 'UTC', true],
+        ['memory_consolidation', '0 2 * * *', 'UTC', true],
+        ['supabase_sync', '*/15 * * * *', 'UTC', true],
+      ],
+    );
 
-    const snapshot = await sql(d.url, 'SELECT md5(string_agg(a::text, \'|\' ORDER BY id)) AS h FROM agents a');
+    const snapshot = await sql(d.url, "SELECT md5(string_agg(a::text, '|' ORDER BY id)) AS h FROM agents a");
     const second = await cesar(['migrate'], { DATABASE_URL: d.url });
     assert.equal(second.exitCode, 0, second.stderr);
     assert.match(second.stdout, /Nothing to migrate/);
-    assert.deepEqual(await sql(d.url, 'SELECT md5(string_agg(a::text, \'|\' ORDER BY id)) AS h FROM agents a'), snapshot);
+    assert.deepEqual(await sql(d.url, "SELECT md5(string_agg(a::text, '|' ORDER BY id)) AS h FROM agents a"), snapshot);
   });
 
-  it('keeps an operator\'s edits to agents and templates, even if the reference data ran again', async () => {
+  it("keeps an operator's edits to agents and templates, even if the reference data ran again", async () => {
     const d = await emptyDatabase();
     assert.equal((await cesar(['migrate'], { DATABASE_URL: d.url })).exitCode, 0);
     await sql(d.url, `UPDATE agents SET description = 'tuned by ops', config = '{"model":"custom"}' WHERE name = 'Copywriter'`);
@@ -82,7 +93,13 @@ describe('cesar migrate', () => {
 
   it('creates the database of DATABASE_URL when it does not exist', async () => {
     const name = freshDatabaseName();
-    databases.push({ name, url: urlFor(name), drop: async () => { await sql(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } });
+    databases.push({
+      name,
+      url: urlFor(name),
+      drop: async () => {
+        await sql(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      },
+    });
     const r = await cesar(['migrate'], { DATABASE_URL: urlFor(name) });
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`Created database ${name}`));
@@ -128,7 +145,10 @@ describe('cesar migrate', () => {
         return true;
       });
       const status = await migrationStatus(pool, readMigrationFiles(dir));
-      assert.deepEqual(status.changed.map((f) => f.file), ['003_queue.sql']);
+      assert.deepEqual(
+        status.changed.map((f) => f.file),
+        ['003_queue.sql'],
+      );
     });
   });
 
@@ -149,7 +169,10 @@ describe('cesar migrate', () => {
       await assert.rejects(migrate(pool, silentLogger, readMigrationFiles(dir)), /schema\/002_bad\.sql failed and was rolled back/);
       const tables = await sql(d.url, `SELECT to_regclass('t1') IS NOT NULL AS t1, to_regclass('t2') IS NOT NULL AS t2`);
       assert.deepEqual({ ...tables[0] }, { t1: true, t2: false });
-      assert.deepEqual((await sql(d.url, 'SELECT version FROM schema_migrations')).map((r) => r.version), [1]);
+      assert.deepEqual(
+        (await sql(d.url, 'SELECT version FROM schema_migrations')).map((r) => r.version),
+        [1],
+      );
     });
   });
 
@@ -159,18 +182,40 @@ describe('cesar migrate', () => {
     const pool = handle.pool;
     try {
       const files = readMigrationFiles();
-      await migrate(pool, silentLogger, files.filter((f) => f.version < 10));
+      await migrate(
+        pool,
+        silentLogger,
+        files.filter((f) => f.version < 10),
+      );
       // Before 010 a returned attempt's number was reused by the next claim.
-      await sql(d.url, `INSERT INTO job_queue (id, job_type, status, attempts, finished_at) OVERRIDING SYSTEM VALUE
-          VALUES (7, 'canary', 'completed', 1, now()), (8, 'canary', 'failed', 1, now())`);
-      await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES
-          (7, 1, 'a', 'returned', now()), (7, 1, 'b', 'succeeded', now()), (8, 1, 'a', 'failed', now())`);
+      await sql(
+        d.url,
+        `INSERT INTO job_queue (id, job_type, status, attempts, finished_at) OVERRIDING SYSTEM VALUE
+          VALUES (7, 'canary', 'completed', 1, now()), (8, 'canary', 'failed', 1, now())`,
+      );
+      await sql(
+        d.url,
+        `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES
+          (7, 1, 'a', 'returned', now()), (7, 1, 'b', 'succeeded', now()), (8, 1, 'a', 'failed', now())`,
+      );
       await migrate(pool, silentLogger, files);
       const history = await sql(d.url, 'SELECT job_id, attempt, worker_id, outcome FROM job_attempts ORDER BY job_id, attempt');
-      assert.deepEqual(history.map((r) => [Number(r.job_id), r.attempt, r.worker_id, r.outcome]),
-        [[7, 1, 'a', 'returned'], [7, 2, 'b', 'succeeded'], [8, 1, 'a', 'failed']]);
+      assert.deepEqual(
+        history.map((r) => [Number(r.job_id), r.attempt, r.worker_id, r.outcome]),
+        [
+          [7, 1, 'a', 'returned'],
+          [7, 2, 'b', 'succeeded'],
+          [8, 1, 'a', 'failed'],
+        ],
+      );
       const jobs = await sql(d.url, 'SELECT id, attempts, claims FROM job_queue ORDER BY id');
-      assert.deepEqual(jobs.map((r) => [Number(r.id), r.attempts, r.claims]), [[7, 1, 2], [8, 1, 1]]);
+      assert.deepEqual(
+        jobs.map((r) => [Number(r.id), r.attempts, r.claims]),
+        [
+          [7, 1, 2],
+          [8, 1, 1],
+        ],
+      );
     } finally {
       await handle.close();
     }

@@ -31,9 +31,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-const files = process.argv.slice(2).length > 0
-  ? process.argv.slice(2)
-  : listTests(path.join(root, 'test'));
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : listTests(path.join(root, 'test'));
 
 let adminUrl;
 let lease;
@@ -45,7 +43,9 @@ if (process.env.TEST_DATABASE_URL) {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-test-home-'));
   fs.chmodSync(home, 0o755); // the OS user postgres must reach it when we run as root
   lease = await acquireEmbedded({
-    home, port: 0, log: process.env.TEST_DEBUG ? createLogger({ level: 'debug', format: 'text', proc: 'test-run' }) : silentLogger,
+    home,
+    port: 0,
+    log: process.env.TEST_DEBUG ? createLogger({ level: 'debug', format: 'text', proc: 'test-run' }) : silentLogger,
     // Test data is thrown away: skip the durability work.
     serverSettings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
   });
@@ -72,16 +72,25 @@ process.exit(exitCode);
 
 function runTests() {
   const args = [
-    '--import', 'tsx', '--test', '--test-timeout=180000',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-timeout=180000',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
     `--test-reporter=${process.env.TEST_REPORTER ?? 'spec'}`,
     ...files,
   ];
-  const child = testsChild = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, CESAR_TEST_ADMIN_URL: withDatabase(adminUrl, 'postgres'), CESAR_TEST_TEMPLATE: template, CESAR_TEST_PREFIX: prefix },
+    env: {
+      ...process.env,
+      CESAR_TEST_ADMIN_URL: withDatabase(adminUrl, 'postgres'),
+      CESAR_TEST_TEMPLATE: template,
+      CESAR_TEST_PREFIX: prefix,
+    },
   });
+  testsChild = child;
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
@@ -94,7 +103,9 @@ async function doCleanup() {
   try {
     const { rows: leftovers } = await admin.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
     for (const { datname } of leftovers) {
-      await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch((err) => console.error(`could not drop ${datname}: ${err.message}`));
+      await admin
+        .query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`)
+        .catch((err) => console.error(`could not drop ${datname}: ${err.message}`));
     }
   } finally {
     await admin.end();

@@ -24,7 +24,13 @@ function childrenOf(pid: number): number[] {
   }
   return found;
 }
-const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return ''; } };
+const cmdline = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
 /** Running (not a zombie waiting to be reaped). */
 const alive = (pid: number) => {
   try {
@@ -35,7 +41,11 @@ const alive = (pid: number) => {
   }
 };
 /** A process may take a moment to vanish after its parent saw it stop (pg_ctl returns when the pid file goes). */
-const gone = (pids: number[]) => waitFor(`processes ${pids.join(', ')} to exit`, async () => pids.every((pid) => !alive(pid)), 5000).then(() => true, () => false);
+const gone = (pids: number[]) =>
+  waitFor(`processes ${pids.join(', ')} to exit`, async () => pids.every((pid) => !alive(pid)), 5000).then(
+    () => true,
+    () => false,
+  );
 
 interface Started {
   child: ResultPromise;
@@ -48,9 +58,14 @@ interface Started {
 async function startCesar(env: Record<string, string>, args: string[] = []): Promise<Started> {
   let output = '';
   const child = execa(process.execPath, [cesarBin, 'start', '--api-port', '0', ...args], {
-    reject: false, extendEnv: false, all: true, env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+    reject: false,
+    extendEnv: false,
+    all: true,
+    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
   });
-  child.all!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.all!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   await waitFor('the ready line', async () => /All systems initialized and ready!/.test(output) || child.exitCode !== null, 60_000);
   assert.match(output, /All systems initialized and ready! API: http:\/\/127\.0\.0\.1:\d+/, output);
   const apiUrl = /API: (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
@@ -59,7 +74,9 @@ async function startCesar(env: Record<string, string>, args: string[] = []): Pro
 }
 
 const homes: string[] = [];
-after(() => { for (const home of homes) fs.rmSync(home, { recursive: true, force: true }); });
+after(() => {
+  for (const home of homes) fs.rmSync(home, { recursive: true, force: true });
+});
 
 /** A CESAR_HOME of its own, removed when the file's tests end. */
 function tempHome(): string {
@@ -81,11 +98,12 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     await d?.drop();
   });
 
-  const post = (route: string, body: unknown, token: string | null = s.token, raw?: string) => fetch(`${s.apiUrl}${route}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: raw ?? JSON.stringify(body),
-  });
+  const post = (route: string, body: unknown, token: string | null = s.token, raw?: string) =>
+    fetch(`${s.apiUrl}${route}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: raw ?? JSON.stringify(body),
+    });
   const jobCount = async () => Number((await sql(d.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n);
 
   it('answers /health with 200 and the database, workers and queue', async () => {
@@ -107,7 +125,10 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     const { id } = await response.json();
     await waitFor('the job', async () => (await (await fetch(`${s.apiUrl}/api/jobs/${id}`)).json()).status === 'completed');
     const job = await (await fetch(`${s.apiUrl}/api/jobs/${id}`)).json();
-    assert.deepEqual(job.attempts.map((a: { outcome: string }) => a.outcome), ['succeeded']);
+    assert.deepEqual(
+      job.attempts.map((a: { outcome: string }) => a.outcome),
+      ['succeeded'],
+    );
   });
 
   it('refuses bad requests with 401, 400, 404 and 413, and the queue is unchanged', async () => {
@@ -148,7 +169,14 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     const r = await cesar(['verify', '--live', '--json'], { DATABASE_URL: d.url, CESAR_HOME: s.home });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout);
-    assert.deepEqual(report.live.map((c: { name: string; status: string }) => [c.name, c.status]), [['API', 'PASS'], ['WORKER', 'PASS'], ['CANARY', 'PASS']]);
+    assert.deepEqual(
+      report.live.map((c: { name: string; status: string }) => [c.name, c.status]),
+      [
+        ['API', 'PASS'],
+        ['WORKER', 'PASS'],
+        ['CANARY', 'PASS'],
+      ],
+    );
     assert.match(report.live[2].summary, /canary job \d+ completed in [\d.]+ ms/);
   });
 
@@ -165,7 +193,11 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     await waitFor('the restart', async () => /worker was killed by SIGKILL unexpectedly; restarting it/.test(s.output()));
     await waitFor('the new worker', async () => childrenOf(s.child.pid!).some((pid) => pid !== worker && / worker /.test(cmdline(pid))));
     const { id } = await (await post('/api/jobs', { type: 'canary' })).json();
-    await waitFor('the job after the restart', async () => (await sql(d.url, 'SELECT status FROM job_queue WHERE id = $1', [id]))[0]!.status === 'completed', 30_000);
+    await waitFor(
+      'the job after the restart',
+      async () => (await sql(d.url, 'SELECT status FROM job_queue WHERE id = $1', [id]))[0]!.status === 'completed',
+      30_000,
+    );
   });
 
   it('stops every child on SIGTERM and exits 0', async () => {
@@ -241,13 +273,22 @@ describe('cesar start on the embedded PostgreSQL', () => {
     const home = tempHome();
     let output = '';
     const child = execa(process.execPath, [cesarBin, 'start', '--only', 'worker'], {
-      reject: false, extendEnv: false, all: true, env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: d.url, CESAR_HOME: home },
+      reject: false,
+      extendEnv: false,
+      all: true,
+      env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: d.url, CESAR_HOME: home },
     });
-    child.all!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.all!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     try {
       const killed = new Set<number>();
       while (killed.size < 5 && child.exitCode === null) {
-        const worker = await waitFor('a worker child', async () => childrenOf(child.pid!).find((pid) => !killed.has(pid) && / worker /.test(cmdline(pid))), 30_000);
+        const worker = await waitFor(
+          'a worker child',
+          async () => childrenOf(child.pid!).find((pid) => !killed.has(pid) && / worker /.test(cmdline(pid))),
+          30_000,
+        );
         // Kill it once it is up (its ready line counted), as a crash would.
         await waitFor('the worker to be ready', async () => (output.match(/Polling for jobs/g) ?? []).length > killed.size, 30_000);
         killed.add(worker);

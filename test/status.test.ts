@@ -7,12 +7,21 @@ describe('cesar status', () => {
   let d: TestDatabase;
   before(async () => {
     d = await createTestDatabase();
-    await sql(d.url, `INSERT INTO job_queue (job_type, status) VALUES ('canary', 'pending'), ('canary', 'pending'), ('supabase_sync', 'pending')`);
+    await sql(
+      d.url,
+      `INSERT INTO job_queue (job_type, status) VALUES ('canary', 'pending'), ('canary', 'pending'), ('supabase_sync', 'pending')`,
+    );
     const [t] = await sql(d.url, `SELECT id FROM workflow_templates WHERE name = 'supabase_sync'`);
-    await sql(d.url, `INSERT INTO workflow_executions (template_id, scheduled_for, status, finished_at)
-                      VALUES ($1, '2026-01-01T00:15:00Z', 'succeeded', now())`, [t!.id]);
+    await sql(
+      d.url,
+      `INSERT INTO workflow_executions (template_id, scheduled_for, status, finished_at)
+                      VALUES ($1, '2026-01-01T00:15:00Z', 'succeeded', now())`,
+      [t!.id],
+    );
   });
-  after(async () => { await d?.drop(); });
+  after(async () => {
+    await d?.drop();
+  });
 
   it('prints the tables of agents, templates, jobs and sync', async () => {
     const r = await cesar(['status'], { DATABASE_URL: d.url });
@@ -30,7 +39,10 @@ describe('cesar status', () => {
     const r = await cesar(['status', '--json'], { DATABASE_URL: d.url });
     assert.equal(r.exitCode, 0, r.stderr);
     const status = JSON.parse(r.stdout);
-    assert.equal(status.agents.reduce((n: number, a: { count: number }) => n + a.count, 0), 48);
+    assert.equal(
+      status.agents.reduce((n: number, a: { count: number }) => n + a.count, 0),
+      48,
+    );
     assert.equal(status.templates.length, 5);
     const sync = status.templates.find((t: { name: string }) => t.name === 'supabase_sync');
     assert.equal(sync.lastRunAt, '2026-01-01T00:15:00.000Z');
@@ -40,7 +52,10 @@ describe('cesar status', () => {
       { jobType: 'canary', status: 'pending', count: 2 },
       { jobType: 'supabase_sync', status: 'pending', count: 1 },
     ]);
-    assert.deepEqual(status.sync.map((s: { system: string }) => s.system), ['email_ingest', 'financial_api', 'supabase']);
+    assert.deepEqual(
+      status.sync.map((s: { system: string }) => s.system),
+      ['email_ingest', 'financial_api', 'supabase'],
+    );
     assert.ok(status.notBuilt.some((n: { part: string }) => n.part === 'scheduler'));
     assert.deepEqual(status.workers, []);
     assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');

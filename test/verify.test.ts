@@ -7,7 +7,9 @@ const allChecks = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_
 const readyLine = '🎉 100% COMPLETE - SYSTEM READY FOR END-TO-END WORKFLOW!';
 
 const databases: TestDatabase[] = [];
-after(async () => { await Promise.all(databases.map((d) => d.drop())); });
+after(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+});
 
 async function database(migrated = true): Promise<TestDatabase> {
   const d = await createTestDatabase({ migrated });
@@ -39,7 +41,10 @@ describe('cesar verify', () => {
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.passed, true);
-    assert.deepEqual(report.checks.map((c: { name: string }) => c.name), allChecks);
+    assert.deepEqual(
+      report.checks.map((c: { name: string }) => c.name),
+      allChecks,
+    );
     assert.ok(report.checks.every((c: { status: string }) => c.status === 'PASS'));
     const schema = report.checks[0];
     assert.equal(schema.table.find((t: { table: string }) => t.table === 'agents').rows, '48');
@@ -48,12 +53,32 @@ describe('cesar verify', () => {
   // Each break leaves the other five checks passing: the checks read the live catalog and data.
   const breaks: Array<[check: string, what: string, statements: string[], problem: RegExp]> = [
     ['SCHEMA', 'a required table is dropped', ['DROP TABLE agent_events CASCADE'], /missing table: agent_events/],
-    ['WORKFLOWS', 'a template is deactivated', [`UPDATE workflow_templates SET is_active = false WHERE name = 'llm_cache_refresh'`], /llm_cache_refresh is not active/],
-    ['WORKFLOWS', 'a template gets an invalid cron expression', [`UPDATE workflow_templates SET cron_expression = '61 * * * *' WHERE name = 'supabase_sync'`], /supabase_sync: "61 \* \* \* \*" is not a valid cron expression/],
+    [
+      'WORKFLOWS',
+      'a template is deactivated',
+      [`UPDATE workflow_templates SET is_active = false WHERE name = 'llm_cache_refresh'`],
+      /llm_cache_refresh is not active/,
+    ],
+    [
+      'WORKFLOWS',
+      'a template gets an invalid cron expression',
+      [`UPDATE workflow_templates SET cron_expression = '61 * * * *' WHERE name = 'supabase_sync'`],
+      /supabase_sync: "61 \* \* \* \*" is not a valid cron expression/,
+    ],
     ['JOBS', 'the claim index is dropped', ['DROP INDEX job_queue_claim_idx'], /no claim index on job_queue/],
     ['MONITORING', 'a monitoring view is dropped', ['DROP MATERIALIZED VIEW mv_ingestion_errors'], /mv_ingestion_errors is missing/],
-    ['AGENTS', 'an agent is deactivated', [`UPDATE agents SET status = 'inactive' WHERE name = 'Portfolio Optimizer'`], /agent Portfolio Optimizer is inactive/],
-    ['DATA_FLOW', 'a sync configuration row is deleted', [`DELETE FROM sync_tables WHERE table_name = 'memory_semantic'`], /no sync configuration for table memory_semantic/],
+    [
+      'AGENTS',
+      'an agent is deactivated',
+      [`UPDATE agents SET status = 'inactive' WHERE name = 'Portfolio Optimizer'`],
+      /agent Portfolio Optimizer is inactive/,
+    ],
+    [
+      'DATA_FLOW',
+      'a sync configuration row is deleted',
+      [`DELETE FROM sync_tables WHERE table_name = 'memory_semantic'`],
+      /no sync configuration for table memory_semantic/,
+    ],
   ];
   for (const [check, what, statements, problem] of breaks) {
     it(`fails ${check} alone when ${what} (exit 1)`, async () => {
@@ -65,7 +90,10 @@ describe('cesar verify', () => {
       const failed = report.checks.filter((c: { status: string }) => c.status === 'FAIL').map((c: { name: string }) => c.name);
       assert.deepEqual(failed, [check]);
       const failing = report.checks.find((c: { name: string }) => c.name === check);
-      assert.ok(failing.problems.some((p: string) => problem.test(p)), `problems: ${failing.problems.join(' | ')}`);
+      assert.ok(
+        failing.problems.some((p: string) => problem.test(p)),
+        `problems: ${failing.problems.join(' | ')}`,
+      );
 
       const text = await cesar(['verify'], { DATABASE_URL: d.url });
       assert.equal(text.exitCode, 1);
@@ -88,12 +116,17 @@ describe('cesar verify', () => {
     const { execa } = await import('execa');
     const { cesarBin } = await import('./helpers/cli.js');
     const child = execa(process.execPath, [cesarBin, 'verify', '--watch', '0.5', '--json'], {
-      reject: false, extendEnv: false, env: { PATH: process.env.PATH, DATABASE_URL: d.url },
+      reject: false,
+      extendEnv: false,
+      env: { PATH: process.env.PATH, DATABASE_URL: d.url },
     });
     let runs = 0;
     await new Promise<void>((resolve) => {
       child.stdout!.on('data', (chunk: Buffer) => {
-        runs += chunk.toString().split('\n').filter((l) => l.startsWith('{')).length;
+        runs += chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l.startsWith('{')).length;
         if (runs >= 2) resolve();
       });
     });

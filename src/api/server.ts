@@ -25,7 +25,12 @@ export interface ApiOptions {
 export const maxBodyBytes = maxPayloadBytes + 16 * 1024;
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
     super(message);
   }
 }
@@ -47,15 +52,28 @@ export function createApiServer(options: ApiOptions): http.Server {
     ['GET', /^\/metrics$/, false, async () => [200, await metrics.render(), metrics.contentType]],
     ['GET', /^\/api\/status$/, false, async () => [200, await getStatus(pool)]],
     ['GET', /^\/api\/jobs$/, false, async (_req, _p, url) => [200, { jobs: await listJobs(pool, listOptions(url)) }]],
-    ['POST', /^\/api\/jobs$/, true, async (req) => {
-      const result = await enqueue(pool, toNewJob(await readJson(req)), catalog);
-      return [result.deduplicated ? 200 : 201, { id: result.id, deduplicated: result.deduplicated, type: result.type, queue: result.queue, run_at: result.runAt.toISOString() }];
-    }],
-    ['GET', /^\/api\/jobs\/([^/]+)$/, false, async (_req, [id]) => {
-      const job = await getJob(pool, jobId(id!));
-      if (!job) throw new NotFoundError(`no job ${id}`);
-      return [200, job];
-    }],
+    [
+      'POST',
+      /^\/api\/jobs$/,
+      true,
+      async (req) => {
+        const result = await enqueue(pool, toNewJob(await readJson(req)), catalog);
+        return [
+          result.deduplicated ? 200 : 201,
+          { id: result.id, deduplicated: result.deduplicated, type: result.type, queue: result.queue, run_at: result.runAt.toISOString() },
+        ];
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/jobs\/([^/]+)$/,
+      false,
+      async (_req, [id]) => {
+        const job = await getJob(pool, jobId(id!));
+        if (!job) throw new NotFoundError(`no job ${id}`);
+        return [200, job];
+      },
+    ],
     ['POST', /^\/api\/jobs\/([^/]+)\/retry$/, true, async (_req, [id]) => [200, await retryJob(pool, jobId(id!))]],
     ['POST', /^\/api\/jobs\/([^/]+)\/cancel$/, true, async (_req, [id]) => [200, await cancelJob(pool, jobId(id!))]],
   ];
@@ -75,7 +93,11 @@ export function createApiServer(options: ApiOptions): http.Server {
         }
         const [, pattern, mutation, handler] = route;
         if (mutation && !bearerMatches(req.headers.authorization, options.token)) {
-          throw new HttpError(401, 'unauthorized', 'this request needs Authorization: Bearer <token> (CESAR_API_TOKEN, or the api-token file in CESAR_HOME)');
+          throw new HttpError(
+            401,
+            'unauthorized',
+            'this request needs Authorization: Bearer <token> (CESAR_API_TOKEN, or the api-token file in CESAR_HOME)',
+          );
         }
         const answer = await handler(req, (pattern.exec(url.pathname) ?? []).slice(1).map(decodeURIComponent), url);
         status = answer[0];
@@ -94,7 +116,10 @@ export function createApiServer(options: ApiOptions): http.Server {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"bad_request","message":"malformed HTTP request"}}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n{"error":{"code":"bad_request","message":"malformed HTTP request"}}',
+      );
     else socket.destroy();
   });
   return server;
@@ -106,11 +131,13 @@ function send(res: http.ServerResponse, status: number, body: string, contentTyp
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  send(res, status, JSON.stringify(value) + '\n', 'application/json; charset=utf-8');
+  send(res, status, `${JSON.stringify(value)}\n`, 'application/json; charset=utf-8');
 }
 
 function errorAnswer(err: unknown, log: Logger): [number, unknown] {
-  const body = (code: string, message: string, field?: string) => ({ error: { code, message: maskSecrets(message), ...(field ? { field } : {}) } });
+  const body = (code: string, message: string, field?: string) => ({
+    error: { code, message: maskSecrets(message), ...(field ? { field } : {}) },
+  });
   if (err instanceof HttpError) return [err.status, body(err.code, err.message, err.field)];
   if (err instanceof InputError) return [400, body(err.code, err.message, err.field)];
   if (err instanceof NotFoundError) return [404, body(err.code, err.message)];
@@ -146,10 +173,12 @@ const jobFields = ['type', 'payload', 'priority', 'run_at', 'delay_ms', 'max_att
 
 /** The POST /api/jobs body, field by field, with the same rules as `cesar enqueue`. */
 function toNewJob(body: unknown): NewJob {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_input', 'the body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'invalid_input', 'the body must be a JSON object');
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (!jobFields.includes(key)) throw new HttpError(400, 'invalid_input', `unknown field "${key}"; allowed: ${jobFields.join(', ')}`, key);
+    if (!jobFields.includes(key))
+      throw new HttpError(400, 'invalid_input', `unknown field "${key}"; allowed: ${jobFields.join(', ')}`, key);
   }
   const bad = (field: string, what: string) => new HttpError(400, 'invalid_input', `${field} must be ${what}`, field);
   if (typeof b.type !== 'string') throw bad('type', 'a string (the job type)');
@@ -181,7 +210,8 @@ function toNewJob(body: unknown): NewJob {
 }
 
 function jobId(text: string): number {
-  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new HttpError(400, 'invalid_input', `"${text}" is not a job id (a positive integer)`, 'id');
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1)
+    throw new HttpError(400, 'invalid_input', `"${text}" is not a job id (a positive integer)`, 'id');
   return Number(text);
 }
 
@@ -193,7 +223,12 @@ function listOptions(url: URL) {
     if (!/^\d+$/.test(v)) throw new HttpError(400, 'invalid_input', `${name} must be a positive integer`, name);
     return Number(v);
   };
-  return { status: (q.get('status') ?? undefined) as JobStatus | undefined, type: q.get('type') ?? undefined, limit: int('limit'), beforeId: int('before') };
+  return {
+    status: (q.get('status') ?? undefined) as JobStatus | undefined,
+    type: q.get('type') ?? undefined,
+    limit: int('limit'),
+    beforeId: int('before'),
+  };
 }
 
 async function health(options: ApiOptions): Promise<[number, unknown]> {
@@ -205,18 +240,23 @@ async function health(options: ApiOptions): Promise<[number, unknown]> {
                 count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS runnable,
                 count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
                 count(*) FILTER (WHERE status = 'failed') AS failed
-           FROM job_queue WHERE status IN ('pending', 'in_progress', 'failed')`),
+           FROM job_queue WHERE status IN ('pending', 'in_progress', 'failed')`,
+      ),
       options.pool.query<{ id: string; last_heartbeat_at: Date; live: boolean }>(
         `SELECT id, last_heartbeat_at, last_heartbeat_at > now() - interval '2 minutes' AS live
-           FROM workers WHERE stopped_at IS NULL ORDER BY last_heartbeat_at DESC LIMIT 100`),
+           FROM workers WHERE stopped_at IS NULL ORDER BY last_heartbeat_at DESC LIMIT 100`,
+      ),
     ]);
-    return [200, {
-      status: 'ok',
-      version: options.version,
-      database: { round_trip_ms: Math.round((performance.now() - started) * 100) / 100, server: options.serverVersion },
-      workers: workers.rows.map((w) => ({ id: w.id, last_heartbeat_at: w.last_heartbeat_at.toISOString(), live: w.live })),
-      queue: queue.rows[0],
-    }];
+    return [
+      200,
+      {
+        status: 'ok',
+        version: options.version,
+        database: { round_trip_ms: Math.round((performance.now() - started) * 100) / 100, server: options.serverVersion },
+        workers: workers.rows.map((w) => ({ id: w.id, last_heartbeat_at: w.last_heartbeat_at.toISOString(), live: w.live })),
+        queue: queue.rows[0],
+      },
+    ];
   } catch (err) {
     return [503, { status: 'unavailable', reason: `database: ${maskSecrets((err as Error).message)}`, version: options.version }];
   }
@@ -226,7 +266,8 @@ async function ready(pool: pg.Pool): Promise<[number, unknown]> {
   try {
     const status = await migrationStatus(pool);
     if (status.applied.length === 0) return [503, { ready: false, reason: 'the database has no cesar schema (run `cesar migrate`)' }];
-    if (status.pending.length > 0) return [503, { ready: false, reason: `${status.pending.length} migrations pending (run \`cesar migrate\`)` }];
+    if (status.pending.length > 0)
+      return [503, { ready: false, reason: `${status.pending.length} migrations pending (run \`cesar migrate\`)` }];
     return [200, { ready: true }];
   } catch (err) {
     return [503, { ready: false, reason: `database: ${maskSecrets((err as Error).message)}` }];

@@ -21,7 +21,7 @@ export function loadApiToken(home: string, fromEnv: string | undefined): ApiToke
   const file = path.join(home, 'api-token');
   fs.mkdirSync(home, { recursive: true, mode: 0o755 });
   try {
-    fs.writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
-import { loadConfig, type Config } from '../config.js';
-import { openDatabase, type DatabaseHandle, type OpenOptions } from '../db/connect.js';
+import { type Config, loadConfig } from '../config.js';
+import { type DatabaseHandle, type OpenOptions, openDatabase } from '../db/connect.js';
 import { onInterruptCleanup } from '../lifecycle.js';
 import { createLogger, type Logger } from '../log.js';
 
@@ -31,12 +31,16 @@ export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = p
   return {
     config,
     log: createLogger({ level: config.logLevel, format: config.logFormat, proc }),
-    out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   };
 }
 
 /** Open the database for the length of fn; an interrupt still closes it (and releases the embedded server). */
-export async function withDatabase<T>(ctx: CliContext, fn: (handle: DatabaseHandle) => Promise<T>, options: Partial<OpenOptions> = {}): Promise<T> {
+export async function withDatabase<T>(
+  ctx: CliContext,
+  fn: (handle: DatabaseHandle) => Promise<T>,
+  options: Partial<OpenOptions> = {},
+): Promise<T> {
   const target = ctx.config.databaseUrl === undefined ? `the embedded PostgreSQL in ${ctx.config.home}` : 'DATABASE_URL';
   ctx.log.debug(`Connecting to ${target}`);
   const handle = await openDatabase(ctx.config, { log: ctx.log, ...options });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
 import { defaultCatalog } from '../queue/catalog.js';
 import { checkJob, enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
-import { withDatabase, type CliContext } from './context.js';
+import { type CliContext, withDatabase } from './context.js';
 import { printJson } from './output.js';
 
 export interface EnqueueOptions {
@@ -37,12 +37,20 @@ export async function runEnqueue(ctx: CliContext, type: string, options: Enqueue
   return withDatabase(ctx, async (handle) => {
     const result = await enqueue(handle.pool, job, catalog);
     if (options.json) {
-      printJson(ctx.out, { id: result.id, deduplicated: result.deduplicated, type: result.type, queue: result.queue, run_at: result.runAt.toISOString() });
+      printJson(ctx.out, {
+        id: result.id,
+        deduplicated: result.deduplicated,
+        type: result.type,
+        queue: result.queue,
+        run_at: result.runAt.toISOString(),
+      });
     } else {
       ctx.out(String(result.id));
-      ctx.log.info(result.deduplicated
-        ? `Deduplicated: job ${result.id} with key "${options.key}" is already pending or running`
-        : `Enqueued ${result.type} job ${result.id} on queue ${result.queue}, to run at ${result.runAt.toISOString()}`);
+      ctx.log.info(
+        result.deduplicated
+          ? `Deduplicated: job ${result.id} with key "${options.key}" is already pending or running`
+          : `Enqueued ${result.type} job ${result.id} on queue ${result.queue}, to run at ${result.runAt.toISOString()}`,
+      );
     }
     return 0;
   });
@@ -58,7 +66,8 @@ function readPayload(options: EnqueueOptions): unknown {
     source = `--payload-file ${options.payloadFile}`;
     try {
       const size = fs.statSync(options.payloadFile).size;
-      if (size > maxPayloadBytes) throw new InputError(`${source} is ${size} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
+      if (size > maxPayloadBytes)
+        throw new InputError(`${source} is ${size} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
       text = fs.readFileSync(options.payloadFile, 'utf8');
     } catch (err) {
       if (err instanceof InputError) throw err;
@@ -67,7 +76,8 @@ function readPayload(options: EnqueueOptions): unknown {
   } else if (options.payload === '-') {
     source = 'the payload on stdin';
     const buffer = fs.readFileSync(0);
-    if (buffer.length > maxPayloadBytes) throw new InputError(`${source} is ${buffer.length} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
+    if (buffer.length > maxPayloadBytes)
+      throw new InputError(`${source} is ${buffer.length} bytes; the payload limit is ${maxPayloadBytes} bytes (64 KiB)`);
     text = buffer.toString('utf8');
   } else if (options.payload !== undefined) {
     source = '--payload';

@@ -9,7 +9,11 @@ export function renderTable(head: string[], rows: Array<Array<string | number>>,
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const row of rows) table.push(row.map(String));
-  return table.toString().split('\n').map((line) => indent + line).join('\n');
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => indent + line)
+    .join('\n');
 }
 
 export function printJson(out: (text: string) => void, value: unknown): void {

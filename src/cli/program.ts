@@ -30,7 +30,10 @@ function isoDate(value: string): Date {
 }
 
 function partList(value: string): string[] {
-  const parts = value.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const unknown = parts.filter((p) => !['api', 'worker', 'scheduler', 'dashboard'].includes(p));
   if (parts.length === 0 || unknown.length > 0) throw new InvalidArgumentError('expected parts among api, worker, scheduler, dashboard');
   return parts;
@@ -66,7 +69,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     return createContext(cmd.optsWithGlobals<GlobalOptions>(), process.env, proc);
   };
 
-  program.command('migrate')
+  program
+    .command('migrate')
     .description('apply pending schema/ migrations and reference data (creates the database if missing)')
     .option('--status', 'list applied and pending migrations; change nothing')
     .option('--json', 'print one JSON document')
@@ -75,7 +79,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runMigrate(await context(cmd), options);
     });
 
-  program.command('verify')
+  program
+    .command('verify')
     .description('the six readiness checks: SCHEMA, WORKFLOWS, JOBS, MONITORING, AGENTS, DATA_FLOW')
     .option('--json', 'print one JSON document')
     .option('--watch [seconds]', 're-run in place every few seconds (default 5) until Ctrl-C', positiveSeconds)
@@ -86,7 +91,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runVerifyCommand(await context(cmd), options);
     });
 
-  program.command('status')
+  program
+    .command('status')
     .description('what the system is doing now: agents, workflows, jobs, sync')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
@@ -94,7 +100,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runStatus(await context(cmd), options);
     });
 
-  program.command('enqueue')
+  program
+    .command('enqueue')
     .description('put a job on the queue and print its id')
     .argument('<type>', 'job type (e.g. canary)')
     .option('--payload <json>', 'JSON payload, or - to read it from stdin')
@@ -111,12 +118,22 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runEnqueue(await context(cmd), type, options);
     });
 
-  program.command('worker')
+  program
+    .command('worker')
     .description('run jobs from the queue until SIGINT or SIGTERM')
     .option('--concurrency <n>', 'jobs at once', integerIn(1, 1000), 10)
     .option('--poll-interval <duration>', 'poll for jobs this often (the fallback to LISTEN/NOTIFY)', durationArg, 2000)
     .option('--lease-seconds <n>', 'lease on a running job, renewed every third of it', integerIn(3, 86_400), 30)
-    .option('--queue <names>', 'comma-separated queues to take jobs from', (v: string) => v.split(',').map((q) => q.trim()).filter(Boolean), ['default'])
+    .option(
+      '--queue <names>',
+      'comma-separated queues to take jobs from',
+      (v: string) =>
+        v
+          .split(',')
+          .map((q) => q.trim())
+          .filter(Boolean),
+      ['default'],
+    )
     .option('--no-listen', 'poll only, never LISTEN (transaction-mode poolers; also CESAR_LISTEN=off)')
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long running jobs get to finish', durationArg, 30_000)
     .option('--prefetch <n>', 'jobs claimed ahead of free slots (default: the concurrency)', integerIn(0, 10_000))
@@ -126,7 +143,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     });
 
   const jobs = program.command('jobs').description('list, show, retry and cancel jobs');
-  jobs.command('list')
+  jobs
+    .command('list')
     .description('jobs, newest first')
     .option('--status <status>', 'pending, in_progress, completed, failed or cancelled')
     .option('--type <type>', 'job type')
@@ -136,7 +154,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       const { runJobsList } = await import('./jobs.js');
       result.exitCode = await runJobsList(await context(cmd), options);
     });
-  jobs.command('show')
+  jobs
+    .command('show')
     .description('one job with its attempt history')
     .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
     .option('--json', 'print one JSON document (the job with an "attempts" array)')
@@ -145,7 +164,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runJobsShow(await context(cmd), id, options);
     });
   for (const action of ['retry', 'cancel'] as const) {
-    jobs.command(action)
+    jobs
+      .command(action)
       .description(action === 'retry' ? 'run a failed, cancelled or waiting job again now' : 'cancel a pending or running job')
       .argument('<id>', 'job id', integerIn(1, Number.MAX_SAFE_INTEGER))
       .option('--json', 'print the job as JSON')
@@ -155,7 +175,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       });
   }
 
-  program.command('api')
+  program
+    .command('api')
     .description('the HTTP API (health, metrics, jobs) until SIGINT or SIGTERM')
     .option('--api-port <port>', 'port to listen on (0: any free port)', integerIn(0, 65535), 8000)
     .option('--host <address>', 'address to bind (default loopback only)', '127.0.0.1')
@@ -164,7 +185,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runApi(await context(cmd, 'api'), options, version);
     });
 
-  program.command('start')
+  program
+    .command('start')
     .description('run the system: migrations, then API, workers, scheduler and dashboard as supervised child processes')
     .option('--api-port <port>', 'API port', integerIn(0, 65535), 8000)
     .option('--dashboard-port <port>', 'dashboard port', integerIn(0, 65535), 3000)

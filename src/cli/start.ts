@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import chalk from 'chalk';
 import { loadApiToken } from '../auth/token.js';
 import { migrate, migrationStatus } from '../db/migrator.js';
-import { ConfigError, DatabaseError, CesarError, ExitCode } from '../errors.js';
+import { CesarError, ConfigError, DatabaseError, ExitCode } from '../errors.js';
 import { declareInterruptHandled, forceSignal, shutdownSignal, untilShutdown } from '../lifecycle.js';
-import { Supervisor, type PartSpec } from '../supervisor/supervisor.js';
+import { readStartInfo, type StartInfo, startFile, writeStartInfo } from '../supervisor/start-info.js';
+import { type PartSpec, Supervisor } from '../supervisor/supervisor.js';
 import { cesarBin } from './bin-path.js';
-import { readStartInfo, startFile, writeStartInfo, type StartInfo } from '../supervisor/start-info.js';
-import { describeDatabase, withDatabase, type CliContext } from './context.js';
+import { type CliContext, describeDatabase, withDatabase } from './context.js';
 
 export interface StartOptions {
   apiPort: number;
@@ -41,77 +40,99 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
   const releaseLock = takeStartLock(config.home);
   try {
     log.info(config.databaseUrl === undefined ? `Connecting to the embedded PostgreSQL in ${config.home}` : 'Connecting to DATABASE_URL');
-    return await withDatabase(ctx, async (handle) => {
-      log.info(`Connected to ${describeDatabase(handle)}`);
-      if (options.migrate) {
-        const applied = await migrate(handle.pool, log);
-        log.info(applied.length > 0 ? `Migrations: applied ${applied.length}` : 'Migrations: up to date');
-      } else {
-        const pending = (await migrationStatus(handle.pool)).pending.length;
-        if (pending > 0) {
-          throw new DatabaseError(`${pending} migrations are pending and --no-migrate was given`, 'schema_missing', 'run `cesar migrate`, or start without --no-migrate');
+    return await withDatabase(
+      ctx,
+      async (handle) => {
+        log.info(`Connected to ${describeDatabase(handle)}`);
+        if (options.migrate) {
+          const applied = await migrate(handle.pool, log);
+          log.info(applied.length > 0 ? `Migrations: applied ${applied.length}` : 'Migrations: up to date');
+        } else {
+          const pending = (await migrationStatus(handle.pool)).pending.length;
+          if (pending > 0) {
+            throw new DatabaseError(
+              `${pending} migrations are pending and --no-migrate was given`,
+              'schema_missing',
+              'run `cesar migrate`, or start without --no-migrate',
+            );
+          }
+          log.info('Migrations: up to date');
         }
-        log.info('Migrations: up to date');
-      }
 
-      const specs: PartSpec[] = [];
-      const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];
-      if (parts.has('api')) {
-        await assertPortFree(options.host, options.apiPort, '--api-port');
-        const token = loadApiToken(config.home, process.env.CESAR_API_TOKEN);
-        log.info(`API mutations need the bearer token ${token.source === 'CESAR_API_TOKEN' ? 'set in CESAR_API_TOKEN' : `kept in ${token.source}`}`);
-        specs.push({ name: 'api', args: [...common, 'api', '--api-port', String(options.apiPort), '--host', options.host], stopGraceMs: 10_000 });
-      }
-      if (parts.has('worker')) {
-        for (let i = 1; i <= options.workers; i++) {
-          specs.push({ name: options.workers > 1 ? `worker-${i}` : 'worker', args: [...common, 'worker', '--concurrency', String(options.concurrency)], stopGraceMs: 40_000 });
+        const specs: PartSpec[] = [];
+        const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];
+        if (parts.has('api')) {
+          await assertPortFree(options.host, options.apiPort, '--api-port');
+          const token = loadApiToken(config.home, process.env.CESAR_API_TOKEN);
+          log.info(
+            `API mutations need the bearer token ${token.source === 'CESAR_API_TOKEN' ? 'set in CESAR_API_TOKEN' : `kept in ${token.source}`}`,
+          );
+          specs.push({
+            name: 'api',
+            args: [...common, 'api', '--api-port', String(options.apiPort), '--host', options.host],
+            stopGraceMs: 10_000,
+          });
         }
-      }
-      for (const part of ['scheduler', 'dashboard']) {
-        if (parts.has(part)) log.info(`${part}: not built yet (arrives with ${notBuilt[part]}); not started`);
-      }
-      if (specs.length === 0) throw new ConfigError('nothing to start: --only names no built part (api, worker)');
+        if (parts.has('worker')) {
+          for (let i = 1; i <= options.workers; i++) {
+            specs.push({
+              name: options.workers > 1 ? `worker-${i}` : 'worker',
+              args: [...common, 'worker', '--concurrency', String(options.concurrency)],
+              stopGraceMs: 40_000,
+            });
+          }
+        }
+        for (const part of ['scheduler', 'dashboard']) {
+          if (parts.has(part)) log.info(`${part}: not built yet (arrives with ${notBuilt[part]}); not started`);
+        }
+        if (specs.length === 0) throw new ConfigError('nothing to start: --only names no built part (api, worker)');
 
-      const colours = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
-      const width = Math.max(...specs.map((s) => s.name.length));
-      const supervisor = new Supervisor({
-        cesarBin,
-        parts: specs,
-        env: { ...process.env, CESAR_HOME: config.home, FORCE_COLOR: chalk.level > 0 ? String(chalk.level) : '0' },
-        log,
-        onLine: (part, line) => {
-          if (config.logFormat === 'json') process.stderr.write(line + '\n');
-          else process.stderr.write(`${colours[specs.findIndex((s) => s.name === part) % colours.length]!(part.padEnd(width))} | ${line}\n`);
-        },
-      });
-      let ready: Record<string, Record<string, unknown>>;
-      try {
-        ready = await Promise.race([
-          supervisor.start(),
-          new Promise<never>((_, reject) => shutdownSignal.addEventListener('abort', () => reject(new Error('interrupted during start-up')), { once: true })),
-        ]);
-      } catch (err) {
+        const colours = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
+        const width = Math.max(...specs.map((s) => s.name.length));
+        const supervisor = new Supervisor({
+          cesarBin,
+          parts: specs,
+          env: { ...process.env, CESAR_HOME: config.home, FORCE_COLOR: chalk.level > 0 ? String(chalk.level) : '0' },
+          log,
+          onLine: (part, line) => {
+            if (config.logFormat === 'json') process.stderr.write(`${line}\n`);
+            else
+              process.stderr.write(`${colours[specs.findIndex((s) => s.name === part) % colours.length]!(part.padEnd(width))} | ${line}\n`);
+          },
+        });
+        let ready: Record<string, Record<string, unknown>>;
+        try {
+          ready = await Promise.race([
+            supervisor.start(),
+            new Promise<never>((_, reject) =>
+              shutdownSignal.addEventListener('abort', () => reject(new Error('interrupted during start-up')), { once: true }),
+            ),
+          ]);
+        } catch (err) {
+          await supervisor.stop(forceSignal.aborted);
+          if (shutdownSignal.aborted) return 0;
+          throw new CesarError(`cesar start failed: ${(err as Error).message}`, 'start_failed', ExitCode.checkFailed);
+        }
+        const apiUrl = ready.api?.url as string | undefined;
+        writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
+        log.info(
+          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${parts.has('dashboard') ? 'not built yet' : 'not started'}`,
+        );
+
+        const reason = await Promise.race([supervisor.failed, untilShutdown().then(() => undefined)]);
+        log.info(reason ? `Stopping everything: ${reason}` : 'Stopping: waiting for every part to finish (Ctrl-C again to force)');
+        const onForce = () => {
+          void supervisor.stop(true);
+        };
+        forceSignal.addEventListener('abort', onForce, { once: true });
         await supervisor.stop(forceSignal.aborted);
-        if (shutdownSignal.aborted) return 0;
-        throw new CesarError(`cesar start failed: ${(err as Error).message}`, 'start_failed', ExitCode.checkFailed);
-      }
-      const apiUrl = ready.api?.url as string | undefined;
-      writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
-      log.info(`🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${parts.has('dashboard') ? 'not built yet' : 'not started'}`);
-
-      const reason = await Promise.race([
-        supervisor.failed,
-        untilShutdown().then(() => undefined),
-      ]);
-      log.info(reason ? `Stopping everything: ${reason}` : 'Stopping: waiting for every part to finish (Ctrl-C again to force)');
-      const onForce = () => { void supervisor.stop(true); };
-      forceSignal.addEventListener('abort', onForce, { once: true });
-      await supervisor.stop(forceSignal.aborted);
-      forceSignal.removeEventListener('abort', onForce);
-      log.info('All parts stopped');
-      if (reason) throw new CesarError(reason, 'crash_loop', ExitCode.checkFailed, 'see the lines of that part above');
-      return 0;
-    }, { applicationName: 'cesar-start' });
+        forceSignal.removeEventListener('abort', onForce);
+        log.info('All parts stopped');
+        if (reason) throw new CesarError(reason, 'crash_loop', ExitCode.checkFailed, 'see the lines of that part above');
+        return 0;
+      },
+      { applicationName: 'cesar-start' },
+    );
   } finally {
     releaseLock();
   }
@@ -123,7 +144,10 @@ function takeStartLock(home: string): () => void {
   const file = startFile(home);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(file, JSON.stringify({ pid: process.pid, started_at: new Date().toISOString() }) + '\n', { flag: 'wx', mode: 0o644 });
+      fs.writeFileSync(file, `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString() })}\n`, {
+        flag: 'wx',
+        mode: 0o644,
+      });
       return () => {
         try {
           const info = JSON.parse(fs.readFileSync(file, 'utf8')) as StartInfo;
@@ -137,8 +161,12 @@ function takeStartLock(home: string): () => void {
     }
     const other = readStartInfo(home);
     if (other && isCesarProcess(other.pid)) {
-      throw new CesarError(`cesar start is already running for ${home} (pid ${other.pid})`, 'already_running', ExitCode.tempFail,
-        'stop it first, or use another CESAR_HOME');
+      throw new CesarError(
+        `cesar start is already running for ${home} (pid ${other.pid})`,
+        'already_running',
+        ExitCode.tempFail,
+        'stop it first, or use another CESAR_HOME',
+      );
     }
     fs.rmSync(file, { force: true }); // stale: its process is gone
   }
@@ -163,8 +191,13 @@ function assertPortFree(host: string, port: number, flag: string): Promise<void>
   if (port === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(
-      `port ${port} on ${host} is ${err.code === 'EADDRINUSE' ? 'in use' : `not available (${err.code})`}; choose another with ${flag}`)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ConfigError(
+          `port ${port} on ${host} is ${err.code === 'EADDRINUSE' ? 'in use' : `not available (${err.code})`}; choose another with ${flag}`,
+        ),
+      ),
+    );
     server.listen(port, host, () => server.close(() => resolve()));
   });
 }

@@ -2,10 +2,10 @@ import chalk from 'chalk';
 import { CesarError } from '../errors.js';
 import { declareInterruptHandled, shutdownSignal } from '../lifecycle.js';
 import { maskSecrets } from '../mask.js';
-import { runLiveChecks, type LiveCheck } from '../verify/live.js';
-import { runVerify, type VerifyReport } from '../verify/runner.js';
 import { readStartInfo } from '../supervisor/start-info.js';
-import { describeDatabase, withDatabase, type CliContext } from './context.js';
+import { type LiveCheck, runLiveChecks } from '../verify/live.js';
+import { runVerify, type VerifyReport } from '../verify/runner.js';
+import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { fail, pass, printJson, renderTable } from './output.js';
 
 export interface VerifyOptions {
@@ -28,11 +28,22 @@ export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions):
     let live: LiveCheck[] | undefined;
     if (options.live) {
       const { apiUrl, reason } = findApi(ctx.config.home, options.apiPort);
-      live = await runLiveChecks({ pool: handle.pool, apiUrl, apiMissingReason: reason, heartbeatMaxAgeSeconds: 30, canaryTimeoutMs: 10_000 });
+      live = await runLiveChecks({
+        pool: handle.pool,
+        apiUrl,
+        apiMissingReason: reason,
+        heartbeatMaxAgeSeconds: 30,
+        canaryTimeoutMs: 10_000,
+      });
     }
     const passed = report.passed && (live ?? []).every((c) => c.passed);
-    if (options.json) printJson(ctx.out, { ...toJson(report, handle.displayUrl, handle.server.version), passed, ...(live ? { live: live.map((c) => ({ name: c.name, status: c.passed ? 'PASS' : 'FAIL', summary: c.summary })) } : {}) });
-    else ctx.out(formatReport(report, describeDatabase(handle)) + (live ? '\n' + formatLive(live) : ''));
+    if (options.json)
+      printJson(ctx.out, {
+        ...toJson(report, handle.displayUrl, handle.server.version),
+        passed,
+        ...(live ? { live: live.map((c) => ({ name: c.name, status: c.passed ? 'PASS' : 'FAIL', summary: c.summary })) } : {}),
+      });
+    else ctx.out(formatReport(report, describeDatabase(handle)) + (live ? `\n${formatLive(live)}` : ''));
     return passed ? 0 : 1;
   });
 }
@@ -49,7 +60,7 @@ async function watch(ctx: CliContext, options: VerifyOptions): Promise<number> {
         const report = await runVerify({ pool: handle.pool });
         text = options.json
           ? JSON.stringify(toJson(report, handle.displayUrl, handle.server.version))
-          : formatReport(report, describeDatabase(handle)) + `\n(re-running every ${seconds} s; Ctrl-C to stop)`;
+          : `${formatReport(report, describeDatabase(handle))}\n(re-running every ${seconds} s; Ctrl-C to stop)`;
       } catch (err) {
         if (!(err instanceof CesarError)) throw err;
         text = options.json ? JSON.stringify({ error: { code: err.code, message: err.message } }) : `cesar: ${err.message}`;
@@ -64,7 +75,14 @@ async function watch(ctx: CliContext, options: VerifyOptions): Promise<number> {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -93,7 +111,8 @@ function findApi(home: string, apiPort: number | undefined): { apiUrl?: string; 
   try {
     process.kill(info.pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { reason: `the \`cesar start\` recorded in ${home}/start.json (pid ${info.pid}) is not running` };
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH')
+      return { reason: `the \`cesar start\` recorded in ${home}/start.json (pid ${info.pid}) is not running` };
   }
   if (!info.api_url) return { reason: `the \`cesar start\` of ${home} (pid ${info.pid}) runs no API` };
   return { apiUrl: info.api_url };
@@ -103,7 +122,11 @@ export function formatLive(checks: LiveCheck[]): string {
   const lines = [chalk.bold('Live system:')];
   for (const c of checks) lines.push(`${c.passed ? '✅' : '❌'} ${c.name}: ${c.passed ? pass('PASS') : fail('FAIL')} - ${c.summary}`);
   const failed = checks.filter((c) => !c.passed).map((c) => c.name);
-  lines.push(failed.length === 0 ? 'LIVE: the running system answers, works jobs, and completed a canary.' : fail(`LIVE: FAIL (${failed.join(', ')} did not answer)`));
+  lines.push(
+    failed.length === 0
+      ? 'LIVE: the running system answers, works jobs, and completed a canary.'
+      : fail(`LIVE: FAIL (${failed.join(', ')} did not answer)`),
+  );
   return lines.join('\n');
 }
 
@@ -112,7 +135,7 @@ export function formatReport(report: VerifyReport, database: string): string {
   lines.push(chalk.bold('CESAR VERIFICATION'), `Database: ${database}`, `Checked at: ${report.checkedAt.toISOString()}`, '');
   report.checks.forEach((c, i) => {
     const verdict = c.passed ? pass('PASS') : fail('FAIL');
-    lines.push(chalk.bold(`${i + 1}. ${c.title}`) + ` - ${verdict}: ${c.summary}`);
+    lines.push(`${chalk.bold(`${i + 1}. ${c.title}`)} - ${verdict}: ${c.summary}`);
     if (c.table) lines.push(renderTable(c.table.head, c.table.rows, '   '));
     for (const fact of c.facts) lines.push(`   ${fact}`);
     for (const problem of c.problems) lines.push(`   ${fail('✗')} ${problem}`);
@@ -124,8 +147,8 @@ export function formatReport(report: VerifyReport, database: string): string {
   }
   lines.push('');
   const failed = report.checks.filter((c) => !c.passed).map((c) => c.name);
-  lines.push(report.passed
-    ? readyLine
-    : fail(`NOT READY: ${failed.length} of ${report.checks.length} checks failed (${failed.join(', ')})`));
+  lines.push(
+    report.passed ? readyLine : fail(`NOT READY: ${failed.length} of ${report.checks.length} checks failed (${failed.join(', ')})`),
+  );
   return lines.join('\n');
 }

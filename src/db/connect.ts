@@ -72,7 +72,11 @@ export async function openDatabase(config: Config, options: OpenOptions): Promis
 }
 
 /** A pool and Kysely instance over one URL, checked by a first query. */
-export async function connect(url: string, config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds'>, options: OpenOptions): Promise<Omit<DatabaseHandle, 'embedded'>> {
+export async function connect(
+  url: string,
+  config: Pick<Config, 'poolMax' | 'connectTimeoutSeconds'>,
+  options: OpenOptions,
+): Promise<Omit<DatabaseHandle, 'embedded'>> {
   registerSecret(safePassword(url));
   const displayUrl = maskUrl(url);
   const pool = createPool(url, config, options.applicationName ?? 'cesar');
@@ -149,8 +153,11 @@ async function createDatabase(url: string, config: Pick<Config, 'poolMax' | 'con
   } catch (err) {
     if ((err as { code?: string }).code === '42P04') return; // created meanwhile by another cesar
     const mapped = connectionError(err, maintenance.toString());
-    throw new DatabaseError(`database "${name}" does not exist and cesar could not create it: ${mapped.message}`, 'db_missing',
-      'create it (createdb) or use a role allowed to create databases');
+    throw new DatabaseError(
+      `database "${name}" does not exist and cesar could not create it: ${mapped.message}`,
+      'db_missing',
+      'create it (createdb) or use a role allowed to create databases',
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -182,34 +189,67 @@ export function connectionError(err: unknown, url: string): CesarError {
   const message = e.message ?? String(err);
   switch (e.code) {
     case 'ECONNREFUSED':
-      return new DatabaseError(`cannot reach the database at ${where}: connection refused`, 'db_unreachable',
-        'is PostgreSQL running there? check DATABASE_URL', { cause: err });
+      return new DatabaseError(
+        `cannot reach the database at ${where}: connection refused`,
+        'db_unreachable',
+        'is PostgreSQL running there? check DATABASE_URL',
+        { cause: err },
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new DatabaseError(`cannot reach the database: host of ${where} not found`, 'db_unreachable', 'check the host in DATABASE_URL', { cause: err });
+      return new DatabaseError(
+        `cannot reach the database: host of ${where} not found`,
+        'db_unreachable',
+        'check the host in DATABASE_URL',
+        { cause: err },
+      );
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return new DatabaseError(`cannot reach the database at ${where}: ${e.code}`, 'db_unreachable', 'check the host and port in DATABASE_URL', { cause: err });
+      return new DatabaseError(
+        `cannot reach the database at ${where}: ${e.code}`,
+        'db_unreachable',
+        'check the host and port in DATABASE_URL',
+        { cause: err },
+      );
     case '28P01':
-      return new DatabaseError(`the database at ${where} refused user "${user}": wrong password`, 'db_auth_failed',
-        'check the user and password in DATABASE_URL', { cause: err });
+      return new DatabaseError(
+        `the database at ${where} refused user "${user}": wrong password`,
+        'db_auth_failed',
+        'check the user and password in DATABASE_URL',
+        { cause: err },
+      );
     case '28000':
-      return new DatabaseError(`the database at ${where} refused user "${user}": ${message}`, 'db_auth_failed',
-        'check the user in DATABASE_URL and the server\'s pg_hba.conf', { cause: err });
+      return new DatabaseError(
+        `the database at ${where} refused user "${user}": ${message}`,
+        'db_auth_failed',
+        "check the user in DATABASE_URL and the server's pg_hba.conf",
+        { cause: err },
+      );
     case '3D000':
-      return new DatabaseError(`database "${database}" does not exist on ${where}`, 'db_missing',
-        'run `cesar migrate`, which creates it', { cause: err });
+      return new DatabaseError(`database "${database}" does not exist on ${where}`, 'db_missing', 'run `cesar migrate`, which creates it', {
+        cause: err,
+      });
     case '57P03':
-      return new DatabaseError(`the database at ${where} is starting up or shutting down`, 'db_unreachable', 'try again in a moment', { cause: err });
+      return new DatabaseError(`the database at ${where} is starting up or shutting down`, 'db_unreachable', 'try again in a moment', {
+        cause: err,
+      });
     default:
       if (/timeout/i.test(message)) {
-        return new DatabaseError(`cannot reach the database at ${where}: connection timed out`, 'db_unreachable',
-          'check the host and port in DATABASE_URL, or raise CESAR_DB_CONNECT_TIMEOUT', { cause: err });
+        return new DatabaseError(
+          `cannot reach the database at ${where}: connection timed out`,
+          'db_unreachable',
+          'check the host and port in DATABASE_URL, or raise CESAR_DB_CONNECT_TIMEOUT',
+          { cause: err },
+        );
       }
       if (/password|SASL|SCRAM/i.test(message)) {
-        return new DatabaseError(`the database at ${where} refused user "${user}": ${message}`, 'db_auth_failed',
-          'check the user and password in DATABASE_URL', { cause: err });
+        return new DatabaseError(
+          `the database at ${where} refused user "${user}": ${message}`,
+          'db_auth_failed',
+          'check the user and password in DATABASE_URL',
+          { cause: err },
+        );
       }
       return new DatabaseError(`cannot use the database at ${where}: ${message}`, 'db_unreachable', undefined, { cause: err });
   }

@@ -81,7 +81,12 @@ export async function acquireEmbedded(options: EmbeddedOptions): Promise<Embedde
     // The presence client: while it is connected, other cesar processes see this one as a user of the
     // server and leave it running.
     const presence = new pg.Client({
-      host: '127.0.0.1', port, user: superuser, password, database: 'postgres', application_name: `cesar-presence:${process.pid}`,
+      host: '127.0.0.1',
+      port,
+      user: superuser,
+      password,
+      database: 'postgres',
+      application_name: `cesar-presence:${process.pid}`,
     });
     presence.on('error', () => undefined);
     await presence.connect();
@@ -102,7 +107,13 @@ export async function acquireEmbedded(options: EmbeddedOptions): Promise<Embedde
   }
 }
 
-async function release(paths: Paths, owner: ServerUser | undefined, presence: pg.Client, options: EmbeddedOptions, force: boolean): Promise<void> {
+async function release(
+  paths: Paths,
+  owner: ServerUser | undefined,
+  presence: pg.Client,
+  options: EmbeddedOptions,
+  force: boolean,
+): Promise<void> {
   const unlock = await lockHome(paths.home, options.lockTimeoutMs ?? 120_000, 'stopping the embedded PostgreSQL');
   try {
     let others = 1;
@@ -169,8 +180,14 @@ function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.setTimeout(2000);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -244,7 +261,7 @@ async function initialise(paths: Paths, owner: ServerUser | undefined, log: Logg
   const password = randomBytes(24).toString('base64url');
   registerSecret(password);
   const pwfile = path.join(paths.home, `.initdb-password-${process.pid}`);
-  fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+  fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   fs.mkdirSync(paths.pgdata, { recursive: true, mode: 0o700 });
   if (owner) {
     fs.chownSync(pwfile, owner.uid, owner.gid);
@@ -252,29 +269,43 @@ async function initialise(paths: Paths, owner: ServerUser | undefined, log: Logg
   }
   const { initdb } = await binaries();
   try {
-    await execFileAsync(initdb, [
-      `--pgdata=${paths.pgdata}`, `--username=${superuser}`, `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C',
-    ], { ...owner, cwd: '/', env: { ...process.env, LC_ALL: 'C' } });
+    await execFileAsync(
+      initdb,
+      [
+        `--pgdata=${paths.pgdata}`,
+        `--username=${superuser}`,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { ...owner, cwd: '/', env: { ...process.env, LC_ALL: 'C' } },
+    );
   } catch (err) {
     fs.rmSync(paths.pgdata, { recursive: true, force: true });
-    throw new DatabaseError(`initdb failed: ${firstLine((err as { stderr?: string }).stderr ?? (err as Error).message)}`, 'embedded_failed');
+    throw new DatabaseError(
+      `initdb failed: ${firstLine((err as { stderr?: string }).stderr ?? (err as Error).message)}`,
+      'embedded_failed',
+    );
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
   // Loopback only, no Unix socket (its path would depend on CESAR_HOME's length), room for the
   // worker, API and dashboard pools of `cesar start`.
-  fs.appendFileSync(path.join(paths.pgdata, 'postgresql.conf'), [
-    '',
-    '# --- set by cesar ---',
-    "listen_addresses = '127.0.0.1'",
-    "unix_socket_directories = ''",
-    'max_connections = 200',
-    "log_line_prefix = '%m [%p] %q%u@%d '",
-    '',
-  ].join('\n'));
+  fs.appendFileSync(
+    path.join(paths.pgdata, 'postgresql.conf'),
+    [
+      '',
+      '# --- set by cesar ---',
+      "listen_addresses = '127.0.0.1'",
+      "unix_socket_directories = ''",
+      'max_connections = 200',
+      "log_line_prefix = '%m [%p] %q%u@%d '",
+      '',
+    ].join('\n'),
+  );
   // Written last: its presence marks a complete initialisation.
-  fs.writeFileSync(paths.passwordFile, password + '\n', { mode: 0o600 });
+  fs.writeFileSync(paths.passwordFile, `${password}\n`, { mode: 0o600 });
 }
 
 function assertTraversable(home: string): void {
@@ -296,7 +327,9 @@ async function start(paths: Paths, owner: ServerUser | undefined, options: Embed
     fs.writeFileSync(paths.logFile, '', { mode: 0o600 });
     if (owner) fs.chownSync(paths.logFile, owner.uid, owner.gid);
   }
-  const settings = Object.entries(options.serverSettings ?? {}).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+  const settings = Object.entries(options.serverSettings ?? {})
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = options.port || (await freePort());
@@ -309,11 +342,7 @@ async function start(paths: Paths, owner: ServerUser | undefined, options: Embed
       if (options.port) break;
     }
   }
-  throw new DatabaseError(
-    `the embedded PostgreSQL did not start: ${lastError}`,
-    'embedded_failed',
-    `see ${paths.logFile}`,
-  );
+  throw new DatabaseError(`the embedded PostgreSQL did not start: ${lastError}`, 'embedded_failed', `see ${paths.logFile}`);
 }
 
 async function pgCtl(owner: ServerUser | undefined, args: string[]): Promise<void> {
@@ -343,5 +372,10 @@ function freePort(): Promise<number> {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').slice(0, 500);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+    .slice(0, 500);
 }

@@ -50,7 +50,10 @@ function lockAddress(home: string): string {
 function answers(address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ path: address });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }

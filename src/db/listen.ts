@@ -30,7 +30,9 @@ export function listen(url: string, channel: string, onNotify: () => void, log: 
       await c.query(`LISTEN ${c.escapeIdentifier(channel)}`);
       if (failures > 0) log.info(`LISTEN ${channel} reconnected`);
       failures = 0;
-      pingTimer = setInterval(() => { c.query('SELECT 1').catch((err) => lost(c, err)); }, 30_000);
+      pingTimer = setInterval(() => {
+        c.query('SELECT 1').catch((err) => lost(c, err));
+      }, 30_000);
       pingTimer.unref();
       onNotify();
     } catch (err) {

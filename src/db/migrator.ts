@@ -37,7 +37,10 @@ export interface MigrationStatus {
 const fileName = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 
 export function readMigrationFiles(dir = schemaDir): MigrationFile[] {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Map<number, string>();
   return files.map((file) => {
     const match = fileName.exec(file);
@@ -146,8 +149,11 @@ async function applyOne(pool: pg.Pool, file: MigrationFile, log: Logger): Promis
   try {
     await client.query('BEGIN');
     try {
-      await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
-        [file.version, file.name, file.checksum]);
+      await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        file.version,
+        file.name,
+        file.checksum,
+      ]);
     } catch (err) {
       await client.query('ROLLBACK');
       if ((err as { code?: string }).code === '23505') {
@@ -161,8 +167,12 @@ async function applyOne(pool: pg.Pool, file: MigrationFile, log: Logger): Promis
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       const e = err as { message?: string; position?: string };
-      throw new DatabaseError(`schema/${file.file} failed and was rolled back: ${e.message ?? String(err)}`, 'migration_failed',
-        undefined, { cause: err });
+      throw new DatabaseError(
+        `schema/${file.file} failed and was rolled back: ${e.message ?? String(err)}`,
+        'migration_failed',
+        undefined,
+        { cause: err },
+      );
     }
     const durationMs = Date.now() - started;
     await client.query('UPDATE schema_migrations SET duration_ms = $2 WHERE version = $1', [file.version, durationMs]);

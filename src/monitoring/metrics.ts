@@ -1,5 +1,5 @@
-import client from 'prom-client';
 import type pg from 'pg';
+import client from 'prom-client';
 
 /** Upper bounds (seconds) of the job attempt duration histogram. */
 const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -12,11 +12,35 @@ const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
 export function createMetrics(pool: pg.Pool): { contentType: string; render(): Promise<string> } {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cesar_api_' });
-  const jobs = new client.Gauge({ name: 'cesar_jobs', help: 'Jobs by type and state', labelNames: ['type', 'status'], registers: [registry] });
-  const attempts = new client.Gauge({ name: 'cesar_job_attempts', help: 'Job attempts by type and outcome (retained history)', labelNames: ['type', 'outcome'], registers: [registry] });
-  const workflowRuns = new client.Gauge({ name: 'cesar_workflow_runs', help: 'Workflow executions by template and status', labelNames: ['template', 'status'], registers: [registry] });
-  const syncLag = new client.Gauge({ name: 'cesar_sync_lag_seconds', help: 'Seconds since the last successful sync per system (absent: never synced)', labelNames: ['system'], registers: [registry] });
-  const workers = new client.Gauge({ name: 'cesar_workers_live', help: 'Workers with a heartbeat in the last 2 minutes', registers: [registry] });
+  const jobs = new client.Gauge({
+    name: 'cesar_jobs',
+    help: 'Jobs by type and state',
+    labelNames: ['type', 'status'],
+    registers: [registry],
+  });
+  const attempts = new client.Gauge({
+    name: 'cesar_job_attempts',
+    help: 'Job attempts by type and outcome (retained history)',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  });
+  const workflowRuns = new client.Gauge({
+    name: 'cesar_workflow_runs',
+    help: 'Workflow executions by template and status',
+    labelNames: ['template', 'status'],
+    registers: [registry],
+  });
+  const syncLag = new client.Gauge({
+    name: 'cesar_sync_lag_seconds',
+    help: 'Seconds since the last successful sync per system (absent: never synced)',
+    labelNames: ['system'],
+    registers: [registry],
+  });
+  const workers = new client.Gauge({
+    name: 'cesar_workers_live',
+    help: 'Workers with a heartbeat in the last 2 minutes',
+    registers: [registry],
+  });
 
   return {
     contentType: registry.contentType,
@@ -24,12 +48,17 @@ export function createMetrics(pool: pg.Pool): { contentType: string; render(): P
       const [j, a, w, s, live, durations] = await Promise.all([
         pool.query<{ job_type: string; status: string; n: number }>('SELECT job_type, status, count(*) AS n FROM job_queue GROUP BY 1, 2'),
         pool.query<{ job_type: string; outcome: string; n: number }>(
-          'SELECT q.job_type, a.outcome, count(*) AS n FROM job_attempts a JOIN job_queue q ON q.id = a.job_id GROUP BY 1, 2'),
+          'SELECT q.job_type, a.outcome, count(*) AS n FROM job_attempts a JOIN job_queue q ON q.id = a.job_id GROUP BY 1, 2',
+        ),
         pool.query<{ name: string; status: string; n: number }>(
-          'SELECT t.name, e.status, count(*) AS n FROM workflow_executions e JOIN workflow_templates t ON t.id = e.template_id GROUP BY 1, 2'),
+          'SELECT t.name, e.status, count(*) AS n FROM workflow_executions e JOIN workflow_templates t ON t.id = e.template_id GROUP BY 1, 2',
+        ),
         pool.query<{ system_name: string; lag: number | null }>(
-          'SELECT system_name, EXTRACT(EPOCH FROM now() - last_success_at)::float8 AS lag FROM sync_status'),
-        pool.query<{ n: number }>(`SELECT count(*) AS n FROM workers WHERE stopped_at IS NULL AND last_heartbeat_at > now() - interval '2 minutes'`),
+          'SELECT system_name, EXTRACT(EPOCH FROM now() - last_success_at)::float8 AS lag FROM sync_status',
+        ),
+        pool.query<{ n: number }>(
+          `SELECT count(*) AS n FROM workers WHERE stopped_at IS NULL AND last_heartbeat_at > now() - interval '2 minutes'`,
+        ),
         pool.query<{ job_type: string; le: number | null; n: number; total: number }>(
           `SELECT q.job_type, b.le, count(*) FILTER (WHERE EXTRACT(EPOCH FROM a.finished_at - a.started_at) <= b.le) AS n,
                   sum(EXTRACT(EPOCH FROM a.finished_at - a.started_at))::float8 AS total
@@ -37,7 +66,9 @@ export function createMetrics(pool: pg.Pool): { contentType: string; render(): P
              JOIN job_queue q ON q.id = a.job_id
             CROSS JOIN unnest($1::float8[]) AS b(le)
             WHERE a.finished_at IS NOT NULL
-            GROUP BY 1, 2`, [durationBuckets]),
+            GROUP BY 1, 2`,
+          [durationBuckets],
+        ),
       ]);
       jobs.reset();
       for (const r of j.rows) jobs.set({ type: r.job_type, status: r.status }, r.n);
@@ -54,7 +85,10 @@ export function createMetrics(pool: pg.Pool): { contentType: string; render(): P
 }
 
 /** The attempt-duration histogram in Prometheus text format (bucket counts come from SQL). */
-function histogram(rows: Array<{ job_type: string; le: number | null; n: number; total: number }>, attempts: Array<{ job_type: string; outcome: string; n: number }>): string {
+function histogram(
+  rows: Array<{ job_type: string; le: number | null; n: number; total: number }>,
+  attempts: Array<{ job_type: string; outcome: string; n: number }>,
+): string {
   const name = 'cesar_job_attempt_duration_seconds';
   const lines = [`# HELP ${name} Duration of finished job attempts (retained history)`, `# TYPE ${name} histogram`];
   const types = [...new Set(rows.map((r) => r.job_type))].sort();
@@ -67,5 +101,5 @@ function histogram(rows: Array<{ job_type: string; le: number | null; n: number;
     lines.push(`${name}_sum{type="${label}"} ${ofType[0]?.total ?? 0}`);
     lines.push(`${name}_count{type="${label}"} ${count}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -54,8 +54,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(signal.reason); };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -76,13 +82,17 @@ export const canary: JobType<CanaryPayload> = {
   validate(payload) {
     if (!isObject(payload)) return 'the canary payload must be a JSON object';
     for (const key of Object.keys(payload)) {
-      if (key !== 'sleep_ms' && key !== 'fail_attempts') return `the canary payload has an unknown field "${key}" (allowed: sleep_ms, fail_attempts)`;
+      if (key !== 'sleep_ms' && key !== 'fail_attempts')
+        return `the canary payload has an unknown field "${key}" (allowed: sleep_ms, fail_attempts)`;
     }
     const { sleep_ms: sleepMs, fail_attempts: failAttempts } = payload;
     if (sleepMs !== undefined && !(Number.isInteger(sleepMs) && (sleepMs as number) >= 0 && (sleepMs as number) <= 600_000)) {
       return 'sleep_ms must be an integer from 0 to 600000';
     }
-    if (failAttempts !== undefined && !(Number.isInteger(failAttempts) && (failAttempts as number) >= 0 && (failAttempts as number) <= 1000)) {
+    if (
+      failAttempts !== undefined &&
+      !(Number.isInteger(failAttempts) && (failAttempts as number) >= 0 && (failAttempts as number) <= 1000)
+    ) {
       return 'fail_attempts must be an integer from 0 to 1000';
     }
     return undefined;

@@ -56,8 +56,14 @@ export async function enqueueMany(db: Db, jobs: NewJob[], catalog?: JobCatalog):
       name: 'cesar_enqueue',
       text: enqueueSql,
       values: [
-        batch.map((r) => r.queue), batch.map((r) => r.type), batch.map((r) => r.payloadJson), batch.map((r) => r.priority),
-        batch.map((r) => r.runAt), batch.map((r) => r.delayMs), batch.map((r) => r.maxAttempts), batch.map((r) => r.dedupeKey),
+        batch.map((r) => r.queue),
+        batch.map((r) => r.type),
+        batch.map((r) => r.payloadJson),
+        batch.map((r) => r.priority),
+        batch.map((r) => r.runAt),
+        batch.map((r) => r.delayMs),
+        batch.map((r) => r.maxAttempts),
+        batch.map((r) => r.dedupeKey),
       ],
     });
     const unkeyedNew = out.filter((r) => !r.existing && r.dedupe_key === null).sort((a, b) => a.id - b.id);
@@ -109,7 +115,9 @@ export function checkJob(job: NewJob, catalog?: JobCatalog): void {
 }
 
 function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): JobRow {
-  const fail = (message: string, field: string): never => { throw new InputError(where + message, undefined, field); };
+  const fail = (message: string, field: string): never => {
+    throw new InputError(where + message, undefined, field);
+  };
   if (typeof job.type !== 'string' || job.type === '') fail('a job needs a type', 'type');
   if (catalog && !catalog.get(job.type)) {
     fail(`unknown job type "${job.type}"; known types: ${catalog.names().join(', ')}`, 'type');
@@ -126,16 +134,21 @@ function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): 
   const priority = job.priority ?? 0;
   if (!int32(priority)) fail(`priority must be an integer; got ${String(job.priority)}`, 'priority');
   const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`, 'max_attempts');
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000)
+    fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`, 'max_attempts');
   const queue = job.queue ?? 'default';
   if (!/^[a-z0-9_.-]{1,64}$/.test(queue)) fail(`queue "${queue}" must be 1 to 64 of a-z, 0-9, _ . -`, 'queue');
   if (job.runAt !== undefined && job.delayMs !== undefined) fail('give a run time or a delay, not both', 'run_at');
-  if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))) fail('run time is not a valid date', 'run_at');
+  if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime())))
+    fail('run time is not a valid date', 'run_at');
   if (job.delayMs !== undefined && !(Number.isFinite(job.delayMs) && job.delayMs >= 0 && job.delayMs <= 366 * 86_400_000)) {
     fail('delay must be from 0 to 366 days', 'delay_ms');
   }
   const dedupeKey = job.dedupeKey ?? null;
-  if (dedupeKey !== null && (typeof dedupeKey !== 'string' || dedupeKey.length === 0 || dedupeKey.length > 255 || dedupeKey.includes('\0'))) {
+  if (
+    dedupeKey !== null &&
+    (typeof dedupeKey !== 'string' || dedupeKey.length === 0 || dedupeKey.length > 255 || dedupeKey.includes('\0'))
+  ) {
     fail('a dedupe key must be 1 to 255 characters', 'key');
   }
   return { queue, type: job.type, payloadJson, priority, runAt: job.runAt ?? null, delayMs: job.delayMs ?? null, maxAttempts, dedupeKey };

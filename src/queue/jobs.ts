@@ -35,19 +35,44 @@ export interface JobAttempt {
 }
 
 interface JobRow {
-  id: number; queue: string; job_type: string; payload: unknown; priority: number; run_at: Date; status: JobStatus;
-  attempts: number; max_attempts: number; dedupe_key: string | null; locked_by: string | null;
-  lease_expires_at: Date | null; last_error: string | null; created_at: Date; updated_at: Date; finished_at: Date | null;
+  id: number;
+  queue: string;
+  job_type: string;
+  payload: unknown;
+  priority: number;
+  run_at: Date;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  dedupe_key: string | null;
+  locked_by: string | null;
+  lease_expires_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 function toJob(r: JobRow): Job {
   return {
-    id: r.id, queue: r.queue, type: r.job_type, payload: r.payload, priority: r.priority, runAt: r.run_at.toISOString(),
-    status: r.status, attempts: r.attempts, maxAttempts: r.max_attempts, dedupeKey: r.dedupe_key, lockedBy: r.locked_by,
-    leaseExpiresAt: iso(r.lease_expires_at), lastError: r.last_error, createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(), finishedAt: iso(r.finished_at),
+    id: r.id,
+    queue: r.queue,
+    type: r.job_type,
+    payload: r.payload,
+    priority: r.priority,
+    runAt: r.run_at.toISOString(),
+    status: r.status,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    dedupeKey: r.dedupe_key,
+    lockedBy: r.locked_by,
+    leaseExpiresAt: iso(r.lease_expires_at),
+    lastError: r.last_error,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    finishedAt: iso(r.finished_at),
   };
 }
 
@@ -65,7 +90,8 @@ export async function listJobs(db: Queryable, options: ListOptions = {}): Promis
     throw new InputError(`unknown status "${options.status}"; one of ${jobStatuses.join(', ')}`, undefined, 'status');
   }
   const limit = options.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InputError('limit must be an integer from 1 to 1000', undefined, 'limit');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new InputError('limit must be an integer from 1 to 1000', undefined, 'limit');
   const { rows } = await db.query<JobRow>({
     text: `SELECT ${jobColumns} FROM job_queue
             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2) AND ($3::bigint IS NULL OR id < $3)
@@ -84,15 +110,29 @@ export async function getJob(db: Queryable, id: number): Promise<JobDetail | und
   const { rows } = await db.query<JobRow>({ text: `SELECT ${jobColumns} FROM job_queue WHERE id = $1`, values: [id] });
   if (!rows[0]) return undefined;
   const { rows: attempts } = await db.query<{
-    attempt: number; worker_id: string; started_at: Date; finished_at: Date | null; outcome: AttemptOutcome; error: string | null; error_stack: string | null;
-  }>({ text: 'SELECT attempt, worker_id, started_at, finished_at, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY attempt', values: [id] });
+    attempt: number;
+    worker_id: string;
+    started_at: Date;
+    finished_at: Date | null;
+    outcome: AttemptOutcome;
+    error: string | null;
+    error_stack: string | null;
+  }>({
+    text: 'SELECT attempt, worker_id, started_at, finished_at, outcome, error, error_stack FROM job_attempts WHERE job_id = $1 ORDER BY attempt',
+    values: [id],
+  });
   const { attempts: attemptCount, ...job } = toJob(rows[0]);
   return {
     ...job,
     attemptCount,
     attempts: attempts.map((a) => ({
-      attempt: a.attempt, workerId: a.worker_id, startedAt: a.started_at.toISOString(), finishedAt: iso(a.finished_at),
-      outcome: a.outcome, error: a.error, errorStack: a.error_stack,
+      attempt: a.attempt,
+      workerId: a.worker_id,
+      startedAt: a.started_at.toISOString(),
+      finishedAt: iso(a.finished_at),
+      outcome: a.outcome,
+      error: a.error,
+      errorStack: a.error_stack,
     })),
   };
 }

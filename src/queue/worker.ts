@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kysely } from 'kysely';
-import { listen, type Listener } from '../db/listen.js';
+import { type Listener, listen } from '../db/listen.js';
 import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
-import { backoffDelayMs, type BackoffPolicy, defaultBackoff } from './backoff.js';
+import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
 import type { JobCatalog, JobContext } from './catalog.js';
 import {
-  claimSql, completeSql, failSql, heartbeatSql, pruneSql, registerWorkerSql, rescueSql, returnSql, stopWorkerSql,
+  claimSql,
+  completeSql,
+  failSql,
+  heartbeatSql,
+  pruneSql,
+  registerWorkerSql,
+  rescueSql,
+  returnSql,
+  stopWorkerSql,
 } from './queries.js';
 
 export interface WorkerOptions {
@@ -112,10 +120,13 @@ export class Worker {
     await this.rescue();
     if (o.listenUrl) this.listener = listen(o.listenUrl, 'cesar_jobs', () => this.wake(), this.log);
     this.log.info(`Polling for jobs every ${(o.pollIntervalMs / 1000).toFixed(1)} seconds`, {
-      worker: this.id, concurrency: o.concurrency, queues: o.queues.join(','), listen: Boolean(o.listenUrl),
+      worker: this.id,
+      concurrency: o.concurrency,
+      queues: o.queues.join(','),
+      listen: Boolean(o.listenUrl),
     });
     this.schedulePoll();
-    this.every(o.leaseSeconds * 1000 / 3, () => this.heartbeat());
+    this.every((o.leaseSeconds * 1000) / 3, () => this.heartbeat());
     this.every(Math.max(1000, o.leaseSeconds * 500), () => this.rescue());
     this.every(10 * 60_000, () => this.prune());
     this.wake();
@@ -136,7 +147,12 @@ export class Worker {
     if (this.running.size > 0) {
       this.log.info(`Stopping: waiting up to ${Math.round(this.options.shutdownGraceMs / 1000)} s for ${this.running.size} running job(s)`);
       let graceTimer: NodeJS.Timeout | undefined;
-      await Promise.race([this.idle(), new Promise((r) => { graceTimer = setTimeout(r, this.options.shutdownGraceMs); })]);
+      await Promise.race([
+        this.idle(),
+        new Promise((r) => {
+          graceTimer = setTimeout(r, this.options.shutdownGraceMs);
+        }),
+      ]);
       clearTimeout(graceTimer);
     }
     const unfinished = [...this.running.values()];
@@ -165,7 +181,9 @@ export class Worker {
     }
     this.startReady();
     if (this.wanted() === 0) return;
-    this.fetching = this.fetchLoop().finally(() => { this.fetching = undefined; });
+    this.fetching = this.fetchLoop().finally(() => {
+      this.fetching = undefined;
+    });
   }
 
   /**
@@ -245,7 +263,9 @@ export class Worker {
         });
         this.stats.succeeded += 1;
         this.completions.push(job.id);
-        this.log.info(`Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`);
+        this.log.info(
+          `Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`,
+        );
       } catch (err) {
         this.settleFailure(entry, err, ctx.log);
       } finally {
@@ -264,8 +284,13 @@ export class Worker {
     const worker = this;
     let log: Logger | undefined;
     return {
-      jobId: job.id, jobType: job.job_type, payload: job.payload, attempt: job.attempts, maxAttempts: job.max_attempts,
-      db: this.options.db, pool: this.options.pool,
+      jobId: job.id,
+      jobType: job.job_type,
+      payload: job.payload,
+      attempt: job.attempts,
+      maxAttempts: job.max_attempts,
+      db: this.options.db,
+      pool: this.options.pool,
       get signal() {
         if (!entry.controller) {
           entry.controller = new AbortController();
@@ -274,7 +299,8 @@ export class Worker {
         return entry.controller.signal;
       },
       get log() {
-        return (log ??= worker.log.child({ jobId: job.id }));
+        log ??= worker.log.child({ jobId: job.id });
+        return log;
       },
     };
   }
@@ -292,10 +318,15 @@ export class Worker {
     const dead = job.attempts >= job.max_attempts;
     const delayMs = dead ? 0 : backoffDelayMs(job.attempts, this.options.backoff ?? defaultBackoff);
     this.stats.failed += 1;
-    log.warn(`Job ${job.id} ${job.job_type} attempt ${job.attempts} ` + (dead ? `failed for good (${job.attempts} of ${job.max_attempts} attempts made): ${message}` : `failed, retrying in ${(delayMs / 1000).toFixed(1)} s: ${message}`));
+    log.warn(
+      `Job ${job.id} ${job.job_type} attempt ${job.attempts} ${dead ? `failed for good (${job.attempts} of ${job.max_attempts} attempts made): ${message}` : `failed, retrying in ${(delayMs / 1000).toFixed(1)} s: ${message}`}`,
+    );
     this.failures.push({
-      jobId: job.id, outcome: timedOut ? 'timed_out' : 'failed',
-      error: message, stack: timedOut ? null : error.stack ?? null, delayMs,
+      jobId: job.id,
+      outcome: timedOut ? 'timed_out' : 'failed',
+      error: message,
+      stack: timedOut ? null : (error.stack ?? null),
+      delayMs,
     });
   }
 
@@ -313,7 +344,9 @@ export class Worker {
       while (this.completions.length > 0 || this.failures.length > 0) await this.writeBatch();
     };
     // Cleared in .finally, which runs after this assignment even when drain() settles at once.
-    this.flushing = drain().finally(() => { this.flushing = undefined; });
+    this.flushing = drain().finally(() => {
+      this.flushing = undefined;
+    });
   }
 
   /** Write every pending completion and failure; resolves when all are written. */
@@ -331,16 +364,24 @@ export class Worker {
       if (completions.length > 0) {
         this.stats.writeQueries += 1;
         await this.options.pool.query({
-          name: 'cesar_complete', text: completeSql,
+          name: 'cesar_complete',
+          text: completeSql,
           values: [this.id, completions],
         });
       }
       if (failures.length > 0) {
         this.stats.writeQueries += 1;
         const { rows } = await this.options.pool.query<{ id: number; status: string; run_at: Date }>({
-          name: 'cesar_fail', text: failSql,
-          values: [this.id, failures.map((f) => f.jobId), failures.map((f) => f.outcome),
-            failures.map((f) => f.error), failures.map((f) => f.stack), failures.map((f) => f.delayMs)],
+          name: 'cesar_fail',
+          text: failSql,
+          values: [
+            this.id,
+            failures.map((f) => f.jobId),
+            failures.map((f) => f.outcome),
+            failures.map((f) => f.error),
+            failures.map((f) => f.stack),
+            failures.map((f) => f.delayMs),
+          ],
         });
         // Wake when the retries are due rather than at the next poll.
         for (const r of rows) {
@@ -368,7 +409,9 @@ export class Worker {
       this.stats.returned += rows.length;
       if (rows.length > 0) this.log.info(`Returned ${rows.length} unfinished job(s) to the queue`);
     } catch (err) {
-      this.log.error(`could not return unfinished jobs (their leases will expire and the rescuer will retake them): ${(err as Error).message}`);
+      this.log.error(
+        `could not return unfinished jobs (their leases will expire and the rescuer will retake them): ${(err as Error).message}`,
+      );
     }
   }
 
@@ -376,7 +419,9 @@ export class Worker {
     const held = [...this.running.keys(), ...this.ready.map((j) => j.id)];
     try {
       const { rows } = await this.options.pool.query<{ id: number }>({
-        name: 'cesar_heartbeat', text: heartbeatSql, values: [this.id, held, this.options.leaseSeconds],
+        name: 'cesar_heartbeat',
+        text: heartbeatSql,
+        values: [this.id, held, this.options.leaseSeconds],
       });
       this.lastHeartbeatOk = Date.now();
       // Only the jobs we asked about: others were claimed while the heartbeat was in flight.
@@ -402,7 +447,9 @@ export class Worker {
       const { rows } = await this.options.pool.query<{ id: number; status: string }>({ name: 'cesar_rescue', text: rescueSql, values: [] });
       if (rows.length > 0) {
         this.stats.rescued += rows.length;
-        this.log.warn(`Rescued ${rows.length} job(s) whose worker stopped renewing its lease`, { jobs: rows.map((r) => r.id).slice(0, 20) });
+        this.log.warn(`Rescued ${rows.length} job(s) whose worker stopped renewing its lease`, {
+          jobs: rows.map((r) => r.id).slice(0, 20),
+        });
         this.wake();
       }
     } catch (err) {

@@ -23,7 +23,6 @@ export function readStartInfo(home: string): StartInfo | undefined {
 
 export function writeStartInfo(home: string, info: StartInfo): void {
   const file = startFile(home);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(info) + '\n', { mode: 0o644 });
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(info)}\n`, { mode: 0o644 });
   fs.renameSync(`${file}.tmp`, file);
 }
-

@@ -57,7 +57,9 @@ export class Supervisor {
   private readonly crashWindowMs: number;
   private resolveFailed!: (reason: string) => void;
   /** Resolves (never rejects) when a part crash-loops or cannot start: the reason, in one line. */
-  readonly failed: Promise<string> = new Promise((resolve) => { this.resolveFailed = resolve; });
+  readonly failed: Promise<string> = new Promise((resolve) => {
+    this.resolveFailed = resolve;
+  });
   private readyWaiters: Array<() => void> = [];
 
   constructor(private readonly options: SupervisorOptions) {
@@ -73,9 +75,18 @@ export class Supervisor {
       const check = () => (this.parts.every((p) => p.ready) ? resolve() : this.readyWaiters.push(check));
       check();
     });
-    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve(
-      `not every part reported ready within ${Math.round((this.options.readyTimeoutMs ?? 60_000) / 1000)} s: ${this.parts.filter((p) => !p.ready).map((p) => p.spec.name).join(', ')}`,
-    ), this.options.readyTimeoutMs ?? 60_000).unref());
+    const timeout = new Promise<string>((resolve) =>
+      setTimeout(
+        () =>
+          resolve(
+            `not every part reported ready within ${Math.round((this.options.readyTimeoutMs ?? 60_000) / 1000)} s: ${this.parts
+              .filter((p) => !p.ready)
+              .map((p) => p.spec.name)
+              .join(', ')}`,
+          ),
+        this.options.readyTimeoutMs ?? 60_000,
+      ).unref(),
+    );
     const outcome = await Promise.race([allReady.then(() => undefined), this.failed, timeout]);
     if (outcome !== undefined) throw new Error(outcome);
     return Object.fromEntries(this.parts.map((p) => [p.spec.name, p.details]));
@@ -85,18 +96,20 @@ export class Supervisor {
   async stop(force = false): Promise<void> {
     this.stopping = true;
     for (const part of this.parts) if (part.restartTimer) clearTimeout(part.restartTimer);
-    await Promise.all(this.parts.map(async (part) => {
-      const child = part.child;
-      if (!child || child.exitCode !== null) return;
-      if (force) child.kill('SIGKILL');
-      else {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), part.spec.stopGraceMs);
+    await Promise.all(
+      this.parts.map(async (part) => {
+        const child = part.child;
+        if (!child || child.exitCode !== null) return;
+        if (force) child.kill('SIGKILL');
+        else {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), part.spec.stopGraceMs);
+          await child.catch(() => undefined);
+          clearTimeout(timer);
+        }
         await child.catch(() => undefined);
-        clearTimeout(timer);
-      }
-      await child.catch(() => undefined);
-    }));
+      }),
+    );
   }
 
   /** Children still alive (for tests and the final check). */
@@ -135,11 +148,15 @@ export class Supervisor {
       return;
     }
     if (part.exits.length >= this.crashLimit) {
-      this.resolveFailed(`${part.spec.name} crash-looped: ${part.exits.length} exits within ${Math.round(this.crashWindowMs / 1000)} s (last: ${how})`);
+      this.resolveFailed(
+        `${part.spec.name} crash-looped: ${part.exits.length} exits within ${Math.round(this.crashWindowMs / 1000)} s (last: ${how})`,
+      );
       return;
     }
     const delay = Math.min(30_000, 1000 * 2 ** (part.exits.length - 1));
-    this.options.log.warn(`${part.spec.name} ${how} unexpectedly; restarting it in ${delay / 1000} s (exit ${part.exits.length} of ${this.crashLimit} allowed within ${Math.round(this.crashWindowMs / 1000)} s)`);
+    this.options.log.warn(
+      `${part.spec.name} ${how} unexpectedly; restarting it in ${delay / 1000} s (exit ${part.exits.length} of ${this.crashLimit} allowed within ${Math.round(this.crashWindowMs / 1000)} s)`,
+    );
     part.restartTimer = setTimeout(() => {
       if (!this.stopping) this.spawn(part);
     }, delay);

@@ -11,7 +11,13 @@ export interface IndexInfo {
 
 /** The indexes of a table or materialized view in the current schema. */
 export async function indexesOf(pool: pg.Pool, relation: string): Promise<IndexInfo[]> {
-  const { rows } = await pool.query<{ name: string; unique: boolean; columns: string[]; predicate: string | null; has_expressions: boolean }>(
+  const { rows } = await pool.query<{
+    name: string;
+    unique: boolean;
+    columns: string[];
+    predicate: string | null;
+    has_expressions: boolean;
+  }>(
     `SELECT i.relname AS name,
             ix.indisunique AS unique,
             ARRAY(SELECT a.attname::text
@@ -25,14 +31,19 @@ export async function indexesOf(pool: pg.Pool, relation: string): Promise<IndexI
       WHERE ix.indrelid = to_regclass($1)`,
     [relation],
   );
-  return rows.map((r) => ({ name: r.name, unique: r.unique, columns: r.columns, predicate: r.predicate, hasExpressions: r.has_expressions }));
+  return rows.map((r) => ({
+    name: r.name,
+    unique: r.unique,
+    columns: r.columns,
+    predicate: r.predicate,
+    hasExpressions: r.has_expressions,
+  }));
 }
 
 /** Which of the given names exist as tables (or views) in the current schema search path. */
 export async function existingRelations(pool: pg.Pool, names: readonly string[]): Promise<Set<string>> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT n AS name FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL`,
-    [names],
-  );
+  const { rows } = await pool.query<{ name: string }>(`SELECT n AS name FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL`, [
+    names,
+  ]);
   return new Set(rows.map((r) => r.name));
 }

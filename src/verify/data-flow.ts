@@ -5,15 +5,36 @@ import { attempt, type Check } from './types.js';
 export const checkDataFlow: Check = async ({ pool }) => {
   const problems: string[] = [];
   const facts: string[] = [];
-  const tables = await attempt(problems, 'reading sync_tables', async () => (await pool.query<{
-    table_name: string; system_name: string; direction: string; enabled: boolean; has_state: boolean;
-  }>(`SELECT t.table_name, t.system_name, t.direction, t.enabled,
+  const tables = await attempt(
+    problems,
+    'reading sync_tables',
+    async () =>
+      (
+        await pool.query<{
+          table_name: string;
+          system_name: string;
+          direction: string;
+          enabled: boolean;
+          has_state: boolean;
+        }>(`SELECT t.table_name, t.system_name, t.direction, t.enabled,
              EXISTS (SELECT 1 FROM supabase_sync_state s WHERE s.table_name = t.table_name) AS has_state
-        FROM sync_tables t ORDER BY t.table_name`)).rows);
-  const systems = await attempt(problems, 'reading sync_systems', async () => (await pool.query<{
-    name: string; kind: string; enabled: boolean; status: string | null;
-  }>(`SELECT s.name, s.kind, s.enabled, st.status
-        FROM sync_systems s LEFT JOIN sync_status st ON st.system_name = s.name ORDER BY s.name`)).rows);
+        FROM sync_tables t ORDER BY t.table_name`)
+      ).rows,
+  );
+  const systems = await attempt(
+    problems,
+    'reading sync_systems',
+    async () =>
+      (
+        await pool.query<{
+          name: string;
+          kind: string;
+          enabled: boolean;
+          status: string | null;
+        }>(`SELECT s.name, s.kind, s.enabled, st.status
+        FROM sync_systems s LEFT JOIN sync_status st ON st.system_name = s.name ORDER BY s.name`)
+      ).rows,
+  );
 
   if (tables) {
     for (const name of requiredSyncTables) {
@@ -34,7 +55,8 @@ export const checkDataFlow: Check = async ({ pool }) => {
       else if (s.status === null) problems.push(`sync system ${name} has no sync_status row`);
     }
     facts.push(`Sync systems: ${systems.filter((s) => s.enabled).length} enabled`);
-    for (const s of systems) facts.push(`  - ${s.name} (${s.kind}${s.enabled ? '' : ', disabled'}): last sync ${s.status ?? 'no status row'}`);
+    for (const s of systems)
+      facts.push(`  - ${s.name} (${s.kind}${s.enabled ? '' : ', disabled'}): last sync ${s.status ?? 'no status row'}`);
   }
   facts.push('Sync jobs: not built yet (supabase_sync arrives with its own issue); configuration only');
   return {

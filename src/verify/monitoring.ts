@@ -6,8 +6,17 @@ import { attempt, type Check } from './types.js';
 export const checkMonitoring: Check = async ({ pool }) => {
   const problems: string[] = [];
   const facts: string[] = [];
-  const views = (await attempt(problems, 'reading pg_matviews', async () => (await pool.query<{ name: string; populated: boolean }>(
-    `SELECT matviewname AS name, ispopulated AS populated FROM pg_matviews WHERE schemaname = current_schema()`)).rows)) ?? [];
+  const views =
+    (await attempt(
+      problems,
+      'reading pg_matviews',
+      async () =>
+        (
+          await pool.query<{ name: string; populated: boolean }>(
+            `SELECT matviewname AS name, ispopulated AS populated FROM pg_matviews WHERE schemaname = current_schema()`,
+          )
+        ).rows,
+    )) ?? [];
   let index = 0;
   for (const [view, purpose] of monitoringViews) {
     const found = views.find((v) => v.name === view);
@@ -23,8 +32,12 @@ export const checkMonitoring: Check = async ({ pool }) => {
     let rows = '-';
     let refreshed = '';
     if (found.populated) {
-      const r = await attempt(problems, `reading ${view}`, async () => (await pool.query<{ n: number; at: Date | null }>(
-        `SELECT count(*) AS n, max(refreshed_at) AS at FROM ${view}`)).rows[0]);
+      const r = await attempt(
+        problems,
+        `reading ${view}`,
+        async () =>
+          (await pool.query<{ n: number; at: Date | null }>(`SELECT count(*) AS n, max(refreshed_at) AS at FROM ${view}`)).rows[0],
+      );
       rows = String(r?.n ?? '-');
       refreshed = r?.at ? `, refreshed ${r.at.toISOString()}` : '';
     }

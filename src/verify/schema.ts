@@ -22,7 +22,8 @@ export const checkSchema: Check = async ({ pool }) => {
   const facts: string[] = [];
   if (status) {
     facts.push(`Migrations: ${status.applied.length} applied, ${status.pending.length} pending`);
-    if (status.pending.length > 0) problems.push(`pending migrations: ${status.pending.map((f) => f.file).join(', ')} (run \`cesar migrate\`)`);
+    if (status.pending.length > 0)
+      problems.push(`pending migrations: ${status.pending.map((f) => f.file).join(', ')} (run \`cesar migrate\`)`);
     for (const f of status.changed) problems.push(`schema/${f.file} changed after it was applied`);
     for (const a of status.unknown) problems.push(`migration ${a.version} (${a.name}) is newer than this cesar`);
   }
@@ -33,7 +34,12 @@ export const checkSchema: Check = async ({ pool }) => {
     facts,
     table: {
       head: ['Table', 'Rows', 'Purpose', 'Status'],
-      rows: requiredTables.map(([t, purpose]) => [t, counts.has(t) ? String(counts.get(t)) : '-', purpose, present.has(t) ? '✅' : '❌ missing']),
+      rows: requiredTables.map(([t, purpose]) => [
+        t,
+        counts.has(t) ? String(counts.get(t)) : '-',
+        purpose,
+        present.has(t) ? '✅' : '❌ missing',
+      ]),
     },
   };
 };

@@ -6,15 +6,28 @@ import { attempt, type Check } from './types.js';
 export const checkWorkflows: Check = async ({ pool }) => {
   const problems: string[] = [];
   const facts: string[] = [];
-  const templates = await attempt(problems, 'reading workflow_templates', async () => (await pool.query<{
-    name: string; description: string; cron_expression: string; timezone: string; is_active: boolean; steps: string[] | null; orders: number[] | null;
-  }>(`SELECT t.name, t.description, t.cron_expression, t.timezone, t.is_active,
+  const templates = await attempt(
+    problems,
+    'reading workflow_templates',
+    async () =>
+      (
+        await pool.query<{
+          name: string;
+          description: string;
+          cron_expression: string;
+          timezone: string;
+          is_active: boolean;
+          steps: string[] | null;
+          orders: number[] | null;
+        }>(`SELECT t.name, t.description, t.cron_expression, t.timezone, t.is_active,
              array_agg(s.name ORDER BY s.step_order) FILTER (WHERE s.name IS NOT NULL) AS steps,
              array_agg(s.step_order ORDER BY s.step_order) FILTER (WHERE s.name IS NOT NULL) AS orders
         FROM workflow_templates t
         LEFT JOIN workflow_steps s ON s.template_id = t.id
        GROUP BY t.id
-       ORDER BY t.id`)).rows);
+       ORDER BY t.id`)
+      ).rows,
+  );
   if (!templates) return { passed: false, summary: 'workflow templates unreadable', problems, facts };
 
   const byName = new Map(templates.map((t) => [t.name, t]));

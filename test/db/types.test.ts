@@ -22,23 +22,36 @@ function declaredColumns(): Map<string, string[]> {
     const table = (member.name as ts.Identifier).text;
     const shape = interfaces.get(member.type.typeName.getText(source));
     assert.ok(shape, `interface ${member.type.typeName.getText(source)} of ${table} is declared`);
-    result.set(table, shape.members.filter(ts.isPropertySignature).map((m) => (m.name as ts.Identifier).text).sort());
+    result.set(
+      table,
+      shape.members
+        .filter(ts.isPropertySignature)
+        .map((m) => (m.name as ts.Identifier).text)
+        .sort(),
+    );
   }
   return result;
 }
 
 describe('the Database interface and the migrated catalog', () => {
   let database: TestDatabase;
-  before(async () => { database = await createTestDatabase(); });
-  after(async () => { await database?.drop(); });
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(async () => {
+    await database?.drop();
+  });
 
   it('have the same tables and views, column for column', async () => {
-    const rows = await sql<{ relation: string; column: string }>(database.url, `
+    const rows = await sql<{ relation: string; column: string }>(
+      database.url,
+      `
       SELECT c.relname AS relation, a.attname AS column
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm', 'v', 'p')`);
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm', 'v', 'p')`,
+    );
     const catalog = new Map<string, string[]>();
     for (const r of rows) catalog.set(r.relation, [...(catalog.get(r.relation) ?? []), r.column]);
     for (const columns of catalog.values()) columns.sort();

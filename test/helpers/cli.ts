@@ -20,7 +20,11 @@ export interface CliResult {
  * stderr. The environment is only what the test gives (plus PATH), so the developer's own
  * DATABASE_URL never leaks in.
  */
-export async function cesar(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+export async function cesar(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { timeoutMs?: number; input?: string } = {},
+): Promise<CliResult> {
   const result = await execa(process.execPath, [cesarBin, ...args], {
     reject: false,
     extendEnv: false,

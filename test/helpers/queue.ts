@@ -1,6 +1,6 @@
-import { JobCatalog, canary, type JobType } from '../../src/queue/catalog.js';
-import { Worker, type WorkerOptions } from '../../src/queue/worker.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { canary, JobCatalog, type JobType } from '../../src/queue/catalog.js';
+import { Worker, type WorkerOptions } from '../../src/queue/worker.js';
 import { openTestDatabase } from './db.js';
 
 /** A logger that keeps its lines, for assertions. */
@@ -20,9 +20,20 @@ export function catalogOf(...types: JobType<any>[]): JobCatalog {
 export async function startWorker(url: string, catalog: JobCatalog, overrides: Partial<WorkerOptions> = {}) {
   const handle = await openTestDatabase(url);
   const worker = new Worker({
-    pool: handle.pool, db: await handle.kysely(), catalog, log: overrides.log ?? memoryLogger(), listenUrl: url,
-    concurrency: 4, pollIntervalMs: 200, leaseSeconds: 30, queues: ['default'], shutdownGraceMs: 5000,
-    retentionMs: 7 * 86_400_000, version: 'test', backoff: { initialMs: 20, capMs: 100 }, ...overrides,
+    pool: handle.pool,
+    db: await handle.kysely(),
+    catalog,
+    log: overrides.log ?? memoryLogger(),
+    listenUrl: url,
+    concurrency: 4,
+    pollIntervalMs: 200,
+    leaseSeconds: 30,
+    queues: ['default'],
+    shutdownGraceMs: 5000,
+    retentionMs: 7 * 86_400_000,
+    version: 'test',
+    backoff: { initialMs: 20, capMs: 100 },
+    ...overrides,
   });
   await worker.start();
   return {
@@ -36,8 +47,14 @@ export async function startWorker(url: string, catalog: JobCatalog, overrides: P
 }
 
 /** Start a worker, wait until the probe holds, and stop the worker whatever happens. */
-export async function runWorkerUntil(url: string, catalog: JobCatalog, what: string, probe: () => Promise<unknown>,
-  overrides: Partial<WorkerOptions> = {}, timeoutMs?: number): Promise<void> {
+export async function runWorkerUntil(
+  url: string,
+  catalog: JobCatalog,
+  what: string,
+  probe: () => Promise<unknown>,
+  overrides: Partial<WorkerOptions> = {},
+  timeoutMs?: number,
+): Promise<void> {
   const w = await startWorker(url, catalog, overrides);
   try {
     await waitFor(what, async () => Boolean(await probe()), timeoutMs);

@@ -25,10 +25,14 @@ async function database(): Promise<TestDatabase> {
 function worker(url: string, args: string[] = []): ResultPromise & { output: () => string } {
   let output = '';
   const child = execa(process.execPath, [cesarBin, 'worker', ...args], {
-    reject: false, extendEnv: false, all: true,
+    reject: false,
+    extendEnv: false,
+    all: true,
     env: { PATH: process.env.PATH, DATABASE_URL: url, NO_COLOR: '1' },
   });
-  child.all!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.all!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   children.push(child);
   return Object.assign(child, { output: () => output });
 }
@@ -55,7 +59,14 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     assert.equal(show.exitCode, 0, show.stderr);
     const job = JSON.parse(show.stdout);
     assert.equal(job.status, 'completed');
-    assert.deepEqual(job.attempts.map((a: { attempt: number; outcome: string }) => [a.attempt, a.outcome]), [[1, 'failed'], [2, 'failed'], [3, 'succeeded']]);
+    assert.deepEqual(
+      job.attempts.map((a: { attempt: number; outcome: string }) => [a.attempt, a.outcome]),
+      [
+        [1, 'failed'],
+        [2, 'failed'],
+        [3, 'succeeded'],
+      ],
+    );
     assert.match(job.attempts[0].error, /canary failing on purpose: attempt 1/);
     assert.match(job.attempts[1].error, /canary failing on purpose: attempt 2/);
     const text = await cesar(['jobs', 'show', String(id)], env);
@@ -69,9 +80,15 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     await waitFor('all 600 jobs', async () => (await count(d.url, `status = 'completed'`)) === 600, 60_000);
     for (const w of workers) w.kill('SIGTERM');
     for (const w of workers) assert.equal((await w).exitCode, 0);
-    const [stats] = await sql(d.url, `SELECT count(*) AS attempts, count(DISTINCT job_id) AS jobs,
-        count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded, count(DISTINCT worker_id) AS workers FROM job_attempts`);
-    assert.deepEqual({ attempts: stats!.attempts, jobs: stats!.jobs, succeeded: stats!.succeeded }, { attempts: '600', jobs: '600', succeeded: '600' });
+    const [stats] = await sql(
+      d.url,
+      `SELECT count(*) AS attempts, count(DISTINCT job_id) AS jobs,
+        count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded, count(DISTINCT worker_id) AS workers FROM job_attempts`,
+    );
+    assert.deepEqual(
+      { attempts: stats!.attempts, jobs: stats!.jobs, succeeded: stats!.succeeded },
+      { attempts: '600', jobs: '600', succeeded: '600' },
+    );
     assert.ok(Number(stats!.workers) >= 2, `work was shared (${stats!.workers} workers)`);
   });
 
@@ -84,11 +101,21 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     doomed.kill('SIGKILL');
     await doomed;
     const survivor = worker(d.url, ['--lease-seconds', '3', '--poll-interval', '500ms']);
-    await waitFor('the job to complete elsewhere', async () => (await count(d.url, `id = $1 AND status = 'completed'`, [id])) === 1, 30_000);
+    await waitFor(
+      'the job to complete elsewhere',
+      async () => (await count(d.url, `id = $1 AND status = 'completed'`, [id])) === 1,
+      30_000,
+    );
     survivor.kill('SIGTERM');
     await survivor;
     const attempts = await sql(d.url, 'SELECT attempt, outcome, worker_id FROM job_attempts WHERE job_id = $1 ORDER BY attempt', [id]);
-    assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome]), [[1, 'lease_expired'], [2, 'succeeded']]);
+    assert.deepEqual(
+      attempts.map((a) => [a.attempt, a.outcome]),
+      [
+        [1, 'lease_expired'],
+        [2, 'succeeded'],
+      ],
+    );
     assert.notEqual(attempts[0]!.worker_id, attempts[1]!.worker_id);
     assert.match(survivor.output(), /Rescued 1 job/);
   });
@@ -164,7 +191,13 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
       const a = await cesar(['enqueue', 'canary', '--payload', '-', '--json'], { DATABASE_URL: d.url }, { input: '{"fail_attempts": 1}' });
       const b = await cesar(['enqueue', 'canary', '--payload-file', file, '--json'], { DATABASE_URL: d.url });
       const rows = await sql(d.url, 'SELECT id, payload FROM job_queue ORDER BY id');
-      assert.deepEqual(rows.map((r) => [Number(r.id), r.payload]), [[JSON.parse(a.stdout).id, { fail_attempts: 1 }], [JSON.parse(b.stdout).id, { sleep_ms: 3 }]]);
+      assert.deepEqual(
+        rows.map((r) => [Number(r.id), r.payload]),
+        [
+          [JSON.parse(a.stdout).id, { fail_attempts: 1 }],
+          [JSON.parse(b.stdout).id, { sleep_ms: 3 }],
+        ],
+      );
     } finally {
       fs.rmSync(file, { force: true });
     }
@@ -177,9 +210,15 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     for (let i = 0; i < 3; i++) ids.push(Number((await cesar(['enqueue', 'canary'], env)).stdout.trim()));
     await sql(d.url, `UPDATE job_queue SET status = 'failed', attempts = 5, finished_at = now(), last_error = 'x' WHERE id = $1`, [ids[0]]);
     const list = JSON.parse((await cesar(['jobs', 'list', '--status', 'failed', '--json'], env)).stdout);
-    assert.deepEqual(list.jobs.map((j: { id: number }) => j.id), [ids[0]]);
+    assert.deepEqual(
+      list.jobs.map((j: { id: number }) => j.id),
+      [ids[0]],
+    );
     const byType = JSON.parse((await cesar(['jobs', 'list', '--type', 'canary', '--json'], env)).stdout);
-    assert.deepEqual(byType.jobs.map((j: { id: number }) => j.id), [...ids].reverse());
+    assert.deepEqual(
+      byType.jobs.map((j: { id: number }) => j.id),
+      [...ids].reverse(),
+    );
 
     const retry = await cesar(['jobs', 'retry', String(ids[0])], env);
     assert.equal(retry.exitCode, 0, retry.stderr);

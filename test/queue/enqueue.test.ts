@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { InputError } from '../../src/errors.js';
 import { defaultCatalog } from '../../src/queue/catalog.js';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
-import { InputError } from '../../src/errors.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
 describe('enqueue (library)', () => {
   let d: TestDatabase;
   let handle: Awaited<ReturnType<typeof openTestDatabase>>;
-  before(async () => { d = await createTestDatabase(); handle = await openTestDatabase(d.url); });
-  after(async () => { await handle?.close(); await d?.drop(); });
+  before(async () => {
+    d = await createTestDatabase();
+    handle = await openTestDatabase(d.url);
+  });
+  after(async () => {
+    await handle?.close();
+    await d?.drop();
+  });
   const catalog = defaultCatalog();
 
   it('enqueues many jobs in one statement, each result matching its input', async () => {
@@ -30,28 +36,45 @@ describe('enqueue (library)', () => {
     const again = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
     assert.equal(first.deduplicated, false);
     assert.deepEqual([again.id, again.deduplicated], [first.id, true]);
-    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [first.id]);
+    await sql(
+      d.url,
+      `UPDATE job_queue SET status = 'in_progress', locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = $1`,
+      [first.id],
+    );
     assert.equal((await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog)).id, first.id);
-    await sql(d.url, `UPDATE job_queue SET status = 'completed', locked_by = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`, [first.id]);
+    await sql(
+      d.url,
+      `UPDATE job_queue SET status = 'completed', locked_by = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`,
+      [first.id],
+    );
     const later = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
     assert.notEqual(later.id, first.id);
     assert.equal(later.deduplicated, false);
   });
 
   it('makes one job when the same key is enqueued from 10 connections at once', async () => {
-    const results = await Promise.all(Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, catalog)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, catalog)),
+    );
     assert.equal(new Set(results.map((r) => r.id)).size, 1);
     assert.equal(results.filter((r) => !r.deduplicated).length, 1);
     assert.equal((await sql(d.url, `SELECT count(*) AS n FROM job_queue WHERE dedupe_key = 'race'`))[0]!.n, '1');
   });
 
   it('dedupes within one batch', async () => {
-    const [a, b] = await enqueueMany(handle.pool, [{ type: 'canary', dedupeKey: 'twin' }, { type: 'canary', dedupeKey: 'twin' }], catalog);
+    const [a, b] = await enqueueMany(
+      handle.pool,
+      [
+        { type: 'canary', dedupeKey: 'twin' },
+        { type: 'canary', dedupeKey: 'twin' },
+      ],
+      catalog,
+    );
     assert.equal(a!.id, b!.id);
     assert.deepEqual([a!.deduplicated, b!.deduplicated], [false, true]);
   });
 
-  it('enqueues inside the caller\'s transaction: nothing is left when it rolls back', async () => {
+  it("enqueues inside the caller's transaction: nothing is left when it rolls back", async () => {
     const client = await handle.pool.connect();
     let id: number;
     try {
@@ -62,7 +85,9 @@ describe('enqueue (library)', () => {
       client.release();
     }
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
-    const kept = await (await handle.kysely()).transaction().execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
+    const kept = await (await handle.kysely())
+      .transaction()
+      .execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
   });
 

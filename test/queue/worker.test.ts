@@ -8,38 +8,70 @@ import { catalogOf, runWorkerUntil, startWorker, waitFor } from '../helpers/queu
 
 const order: number[] = [];
 const record: JobType<{ n: number }> = {
-  name: 'record', description: 'records its n', timeoutMs: 10_000,
+  name: 'record',
+  description: 'records its n',
+  timeoutMs: 10_000,
   validate: () => undefined,
-  async run({ payload }) { order.push(payload.n); },
+  async run({ payload }) {
+    order.push(payload.n);
+  },
 };
 const alwaysFail: JobType = {
-  name: 'always_fail', description: 'fails', timeoutMs: 10_000,
+  name: 'always_fail',
+  description: 'fails',
+  timeoutMs: 10_000,
   validate: () => undefined,
-  async run({ attempt }) { throw new Error(`boom on attempt ${attempt}`); },
+  async run({ attempt }) {
+    throw new Error(`boom on attempt ${attempt}`);
+  },
 };
 const sleepy: JobType<{ ms: number }> = {
-  name: 'sleepy', description: 'sleeps, honouring its signal', timeoutMs: 10_000,
+  name: 'sleepy',
+  description: 'sleeps, honouring its signal',
+  timeoutMs: 10_000,
   validate: () => undefined,
-  run: ({ payload, signal }) => new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, payload.ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
-  }),
+  run: ({ payload, signal }) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(resolve, payload.ms);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    }),
 };
 const slow: JobType = { ...sleepy, name: 'slow', timeoutMs: 100 } as JobType;
 const deaf: JobType = {
-  name: 'deaf', description: 'sleeps 3 s and never reads its signal', timeoutMs: 100,
+  name: 'deaf',
+  description: 'sleeps 3 s and never reads its signal',
+  timeoutMs: 100,
   validate: () => undefined,
-  run: () => new Promise((resolve) => setTimeout(() => { deafReturned = true; resolve(undefined); }, 3000)),
+  run: () =>
+    new Promise((resolve) =>
+      setTimeout(() => {
+        deafReturned = true;
+        resolve(undefined);
+      }, 3000),
+    ),
 };
 let deafReturned = false;
 // Handlers written in plain JavaScript: one throws before returning a promise, one returns a value.
 const throwsAtOnce = {
-  name: 'throws_at_once', description: 'throws synchronously', timeoutMs: 10_000,
+  name: 'throws_at_once',
+  description: 'throws synchronously',
+  timeoutMs: 10_000,
   validate: () => undefined,
-  run() { throw new Error('thrown before any promise'); },
+  run() {
+    throw new Error('thrown before any promise');
+  },
 } as unknown as JobType;
 const returnsValue = {
-  name: 'returns_value', description: 'returns a plain value', timeoutMs: 10_000,
+  name: 'returns_value',
+  description: 'returns a plain value',
+  timeoutMs: 10_000,
   validate: () => undefined,
   run: () => 42,
 } as unknown as JobType;
@@ -55,21 +87,31 @@ async function attempts(url: string, id: number) {
 describe('worker (library, real PostgreSQL)', () => {
   let d: TestDatabase;
   let handle: Awaited<ReturnType<typeof openTestDatabase>>;
-  before(async () => { d = await createTestDatabase(); handle = await openTestDatabase(d.url); });
-  after(async () => { await handle?.close(); await d?.drop(); });
+  before(async () => {
+    d = await createTestDatabase();
+    handle = await openTestDatabase(d.url);
+  });
+  after(async () => {
+    await handle?.close();
+    await d?.drop();
+  });
 
   it('runs jobs in priority, then run_at, then id order', async () => {
     order.length = 0;
     const [{ now }] = (await sql(d.url, 'SELECT now() AS now')) as [{ now: Date }];
     const past = (s: number) => new Date(now.getTime() - s * 1000);
-    await enqueueMany(handle.pool, [
-      { type: 'record', payload: { n: 5 }, priority: 1, runAt: past(50) },
-      { type: 'record', payload: { n: 3 }, priority: 0, runAt: past(10) },
-      { type: 'record', payload: { n: 1 }, priority: -1, runAt: past(1) },
-      { type: 'record', payload: { n: 2 }, priority: 0, runAt: past(30) },
-      { type: 'record', payload: { n: 4 }, priority: 0, runAt: past(10) },
-      { type: 'record', payload: { n: 9 }, priority: -9, delayMs: 3_600_000 },
-    ], catalog);
+    await enqueueMany(
+      handle.pool,
+      [
+        { type: 'record', payload: { n: 5 }, priority: 1, runAt: past(50) },
+        { type: 'record', payload: { n: 3 }, priority: 0, runAt: past(10) },
+        { type: 'record', payload: { n: 1 }, priority: -1, runAt: past(1) },
+        { type: 'record', payload: { n: 2 }, priority: 0, runAt: past(30) },
+        { type: 'record', payload: { n: 4 }, priority: 0, runAt: past(10) },
+        { type: 'record', payload: { n: 9 }, priority: -9, delayMs: 3_600_000 },
+      ],
+      catalog,
+    );
     const w = await startWorker(d.url, catalog, { concurrency: 1, prefetch: 0 });
     try {
       await waitFor('five jobs', async () => order.length >= 5);
@@ -86,9 +128,15 @@ describe('worker (library, real PostgreSQL)', () => {
     const row = await jobRow(d.url, id);
     assert.deepEqual({ ...row }, { status: 'failed', attempts: 5, max_attempts: 5, last_error: 'boom on attempt 5' });
     const history = await attempts(d.url, id);
-    assert.deepEqual(history.map((a) => [a.attempt, a.outcome, a.error]), [1, 2, 3, 4, 5].map((n) => [n, 'failed', `boom on attempt ${n}`]));
+    assert.deepEqual(
+      history.map((a) => [a.attempt, a.outcome, a.error]),
+      [1, 2, 3, 4, 5].map((n) => [n, 'failed', `boom on attempt ${n}`]),
+    );
     assert.ok(history.every((a) => /boom on attempt/.test(a.error_stack)));
-    assert.ok((await listJobs(handle.pool, { status: 'failed' })).some((j) => j.id === id), 'dead jobs are kept and listed');
+    assert.ok(
+      (await listJobs(handle.pool, { status: 'failed' })).some((j) => j.id === id),
+      'dead jobs are kept and listed',
+    );
 
     const retried = await retryJob(handle.pool, id);
     assert.deepEqual([retried.status, retried.maxAttempts], ['pending', 10]);
@@ -97,7 +145,10 @@ describe('worker (library, real PostgreSQL)', () => {
   it('times out a slow attempt and counts it as timed_out', async () => {
     const { id } = await enqueue(handle.pool, { type: 'slow', payload: { ms: 5000 }, maxAttempts: 1 }, catalog);
     await runWorkerUntil(d.url, catalog, 'the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
-    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
+    assert.deepEqual(
+      (await attempts(d.url, id)).map((a) => [a.outcome, a.error]),
+      [['timed_out', 'timed out after 100 ms']],
+    );
   });
 
   it('times out a handler that ignores its signal, without waiting for it', async () => {
@@ -109,15 +160,29 @@ describe('worker (library, real PostgreSQL)', () => {
     } finally {
       await w.stop();
     }
-    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.outcome, a.error]), [['timed_out', 'timed out after 100 ms']]);
+    assert.deepEqual(
+      (await attempts(d.url, id)).map((a) => [a.outcome, a.error]),
+      [['timed_out', 'timed out after 100 ms']],
+    );
   });
 
   it('records a handler that throws synchronously as a failed attempt, and one that returns a plain value as a success', async () => {
     const thrown = await enqueue(handle.pool, { type: 'throws_at_once', maxAttempts: 1 }, catalog);
     const plain = await enqueue(handle.pool, { type: 'returns_value' }, catalog);
-    await runWorkerUntil(d.url, catalog, 'both jobs to finish', async () => (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed');
-    assert.deepEqual((await attempts(d.url, thrown.id)).map((a) => [a.outcome, a.error]), [['failed', 'thrown before any promise']]);
-    assert.deepEqual((await attempts(d.url, plain.id)).map((a) => a.outcome), ['succeeded']);
+    await runWorkerUntil(
+      d.url,
+      catalog,
+      'both jobs to finish',
+      async () => (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed',
+    );
+    assert.deepEqual(
+      (await attempts(d.url, thrown.id)).map((a) => [a.outcome, a.error]),
+      [['failed', 'thrown before any promise']],
+    );
+    assert.deepEqual(
+      (await attempts(d.url, plain.id)).map((a) => a.outcome),
+      ['succeeded'],
+    );
   });
 
   it('graceful stop: lets a running job finish within the grace period', async () => {
@@ -135,24 +200,40 @@ describe('worker (library, real PostgreSQL)', () => {
     await w.stop();
     const row = await jobRow(d.url, id);
     assert.deepEqual([row.status, row.attempts], ['pending', 0]);
-    assert.deepEqual((await attempts(d.url, id)).map((a) => a.outcome), ['returned']);
+    assert.deepEqual(
+      (await attempts(d.url, id)).map((a) => a.outcome),
+      ['returned'],
+    );
 
     // Run again (quickly this time): a new attempt row, numbered after the returned one; one attempt counted.
     await sql(d.url, `UPDATE job_queue SET payload = '{"ms": 10}' WHERE id = $1`, [id]);
     await runWorkerUntil(d.url, catalog, 'the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 1);
-    assert.deepEqual((await attempts(d.url, id)).map((a) => [a.attempt, a.outcome]), [[1, 'returned'], [2, 'succeeded']]);
+    assert.deepEqual(
+      (await attempts(d.url, id)).map((a) => [a.attempt, a.outcome]),
+      [
+        [1, 'returned'],
+        [2, 'succeeded'],
+      ],
+    );
   });
 
   it('takes over a job whose worker died once its lease expired, counting the attempt', async () => {
     const { id } = await enqueue(handle.pool, { type: 'record', payload: { n: 42 } }, catalog);
     // A worker that claimed it and died: in progress, lease run out, attempt open.
-    await sql(d.url, `UPDATE job_queue SET status = 'in_progress', attempts = 1, claims = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    await sql(
+      d.url,
+      `UPDATE job_queue SET status = 'in_progress', attempts = 1, claims = 1, locked_by = 'dead-worker', lease_expires_at = now() - interval '1 second' WHERE id = $1`,
+      [id],
+    );
     await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES ($1, 1, 'dead-worker')`, [id]);
     await runWorkerUntil(d.url, catalog, 'the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 2);
     const history = await attempts(d.url, id);
-    assert.deepEqual(history.map((a) => a.outcome), ['lease_expired', 'succeeded']);
+    assert.deepEqual(
+      history.map((a) => a.outcome),
+      ['lease_expired', 'succeeded'],
+    );
     assert.match(history[0]!.error, /lease expired: worker dead-worker/);
   });
 
@@ -168,7 +249,10 @@ describe('worker (library, real PostgreSQL)', () => {
     }
     assert.equal((await jobRow(d.url, id)).status, 'cancelled');
     const job = await getJob(handle.pool, id);
-    assert.deepEqual(job!.attempts.map((a) => a.outcome), ['cancelled']);
+    assert.deepEqual(
+      job!.attempts.map((a) => a.outcome),
+      ['cancelled'],
+    );
   });
 
   it('wakes on NOTIFY: a job enqueued while the worker idles starts long before the next poll', async () => {
@@ -188,18 +272,38 @@ describe('worker (library, real PostgreSQL)', () => {
 
 describe('retention', () => {
   let d: TestDatabase;
-  before(async () => { d = await createTestDatabase(); });
-  after(async () => { await d?.drop(); });
+  before(async () => {
+    d = await createTestDatabase();
+  });
+  after(async () => {
+    await d?.drop();
+  });
 
   it('deletes completed and cancelled jobs older than the retention period (with their attempts), keeps failed ones and recent ones', async () => {
-    await sql(d.url, `INSERT INTO job_queue (id, job_type, status, attempts, finished_at, last_error) OVERRIDING SYSTEM VALUE VALUES
+    await sql(
+      d.url,
+      `INSERT INTO job_queue (id, job_type, status, attempts, finished_at, last_error) OVERRIDING SYSTEM VALUE VALUES
         (1001, 'canary', 'completed', 1, now() - interval '10 days', NULL),
         (1002, 'canary', 'cancelled', 0, now() - interval '10 days', NULL),
         (1003, 'canary', 'failed', 5, now() - interval '10 days', 'boom'),
-        (1004, 'canary', 'completed', 1, now() - interval '1 day', NULL)`);
-    await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES (1001, 1, 'w', 'succeeded', now())`);
-    await runWorkerUntil(d.url, catalog, 'the pruner', async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0', { retentionMs: 7 * 86_400_000 }, 10_000);
-    assert.deepEqual((await sql(d.url, 'SELECT id FROM job_queue ORDER BY id')).map((r) => Number(r.id)), [1003, 1004]);
+        (1004, 'canary', 'completed', 1, now() - interval '1 day', NULL)`,
+    );
+    await sql(
+      d.url,
+      `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, finished_at) VALUES (1001, 1, 'w', 'succeeded', now())`,
+    );
+    await runWorkerUntil(
+      d.url,
+      catalog,
+      'the pruner',
+      async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0',
+      { retentionMs: 7 * 86_400_000 },
+      10_000,
+    );
+    assert.deepEqual(
+      (await sql(d.url, 'SELECT id FROM job_queue ORDER BY id')).map((r) => Number(r.id)),
+      [1003, 1004],
+    );
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_attempts WHERE job_id = 1001'))[0]!.n, '0');
   });
 });

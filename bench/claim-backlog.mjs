@@ -1,17 +1,11 @@
 #!/usr/bin/env node
-// Does the claim slow down as history grows? Measures cesar's claim statement (claim 10 jobs and
-// open their attempts, then complete them) on a queue with 1,000 runnable jobs, first with no
-// history, then with --finished (default 1,000,000) completed jobs and their attempt rows in the
-// same tables. Prints one JSON object.
-//   node bench/claim-backlog.mjs --database-url URL [--finished 1000000] [--claims 500]
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { migrate } = await import(path.join(root, 'dist/db/migrator.js'));
-const { silentLogger } = await import(path.join(root, 'dist/log.js'));
-const { claimSql, completeSql } = await import(path.join(root, 'dist/queue/queries.js'));
+const {
+  migrate,
+  silentLogger,
+  queueStatements: { claimSql, completeSql },
+} = await import('cesar');
 
 const args = { finished: 1_000_000, claims: 500, databaseUrl: process.env.DATABASE_URL };
 const argv = process.argv.slice(2);

@@ -20,8 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const _here = path.dirname(fileURLToPath(import.meta.url));
 const systems = ['cesar', 'graphile-worker', 'pg-boss'];
 
 function parseArgs(argv) {
@@ -83,9 +82,7 @@ function percentile(sorted, p) {
 
 async function setup(system, url) {
   if (system === 'cesar') {
-    const { migrate } = await import(path.join(root, 'dist/db/migrator.js'));
-    const { silentLogger } = await import(path.join(root, 'dist/log.js'));
-    const { enqueueMany, enqueue } = await import(path.join(root, 'dist/queue/enqueue.js'));
+    const { migrate, silentLogger, enqueueMany, enqueue } = await import('cesar');
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     pool.on('error', () => {});
     await migrate(pool, silentLogger);
@@ -327,22 +324,22 @@ async function child(args) {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pool.on('error', () => {});
   if (system === 'cesar') {
-    const { Worker } = await import(path.join(root, 'dist/queue/worker.js'));
-    const { JobCatalog, canary } = await import(path.join(root, 'dist/queue/catalog.js'));
-    const { silentLogger } = await import(path.join(root, 'dist/log.js'));
+    const { Worker, JobTypeRegistry, builtInJobTypes, silentLogger, createPool } = await import('cesar');
     const { Kysely, PostgresDialect } = await import('kysely');
-    const { createPool } = await import(path.join(root, 'dist/db/connect.js'));
     const workerPool = createPool(url, { poolMax: 10, connectTimeoutSeconds: 10 }, 'cesar-bench');
-    const catalog = new JobCatalog().register({
-      ...canary,
-      run: async (ctx) => {
-        handle(ctx.payload);
-      },
+    // The built-in canary's declaration, with a handler that counts each execution.
+    const registry = new JobTypeRegistry().add({
+      ...builtInJobTypes().get('canary'),
+      handler: async () => ({
+        default: async (ctx) => {
+          handle(ctx.payload);
+        },
+      }),
     });
     const worker = new Worker({
       pool: workerPool,
       db: new Kysely({ dialect: new PostgresDialect({ pool: workerPool }) }),
-      catalog,
+      registry,
       log: silentLogger,
       listenUrl: url,
       concurrency: args.concurrency,

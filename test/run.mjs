@@ -13,9 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { acquireEmbedded } = await import(path.join(root, 'dist/db/embedded.js'));
-const { migrate } = await import(path.join(root, 'dist/db/migrator.js'));
-const { silentLogger, createLogger } = await import(path.join(root, 'dist/log.js'));
+const { acquireEmbedded, migrate, silentLogger, createLogger } = await import('cesar');
 
 let cleaned; // the one cleanup run (normal end, or a signal)
 let testsChild;

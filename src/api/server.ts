@@ -7,14 +7,14 @@ import { CesarError, DatabaseError, InputError, NotFoundError, StateError } from
 import type { Logger } from '../log.js';
 import { maskSecrets } from '../mask.js';
 import { createMetrics } from '../monitoring/metrics.js';
-import type { JobCatalog } from '../queue/catalog.js';
 import { enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
+import type { JobTypeRegistry } from '../queue/job-types.js';
 import { cancelJob, getJob, listJobs, retryJob } from '../queue/jobs.js';
 import { getStatus } from '../status/status.js';
 
 export interface ApiOptions {
   pool: pg.Pool;
-  catalog: JobCatalog;
+  registry: JobTypeRegistry;
   log: Logger;
   token: string;
   version: string;
@@ -43,7 +43,7 @@ type Handler = (req: http.IncomingMessage, params: string[], url: URL) => Promis
  * `{"error": {"code", "message", "field"?}}`; nothing a client sends reaches an unhandled throw.
  */
 export function createApiServer(options: ApiOptions): http.Server {
-  const { pool, catalog, log } = options;
+  const { pool, registry, log } = options;
   const metrics = createMetrics(pool);
 
   const routes: Array<[method: string, pattern: RegExp, mutation: boolean, handler: Handler]> = [
@@ -57,7 +57,7 @@ export function createApiServer(options: ApiOptions): http.Server {
       /^\/api\/jobs$/,
       true,
       async (req) => {
-        const result = await enqueue(pool, toNewJob(await readJson(req)), catalog);
+        const result = await enqueue(pool, toNewJob(await readJson(req)), registry);
         return [
           result.deduplicated ? 200 : 201,
           { id: result.id, deduplicated: result.deduplicated, type: result.type, queue: result.queue, run_at: result.runAt.toISOString() },

@@ -1,8 +1,8 @@
 import { createApiServer } from '../api/server.js';
 import { loadApiToken } from '../auth/token.js';
 import { ConfigError } from '../errors.js';
+import { builtInJobTypes } from '../jobs/index.js';
 import { declareInterruptHandled, untilShutdown } from '../lifecycle.js';
-import { defaultCatalog } from '../queue/catalog.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { reportReady } from './supervised.js';
 
@@ -21,7 +21,7 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
       ctx.log.info(`Connected to ${describeDatabase(handle)}`);
       const server = createApiServer({
         pool: handle.pool,
-        catalog: defaultCatalog(),
+        registry: builtInJobTypes(),
         log: ctx.log,
         token: token.value,
         version,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
-import { defaultCatalog } from '../queue/catalog.js';
+import { builtInJobTypes } from '../jobs/index.js';
 import { checkJob, enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
 import { type CliContext, withDatabase } from './context.js';
 import { printJson } from './output.js';
@@ -22,7 +22,7 @@ export interface EnqueueOptions {
  * same --key, saying it was deduplicated). Everything is checked before the database is touched.
  */
 export async function runEnqueue(ctx: CliContext, type: string, options: EnqueueOptions): Promise<number> {
-  const catalog = defaultCatalog();
+  const registry = builtInJobTypes();
   const job: NewJob = {
     type,
     payload: readPayload(options),
@@ -33,9 +33,9 @@ export async function runEnqueue(ctx: CliContext, type: string, options: Enqueue
     queue: options.queue,
     dedupeKey: options.key,
   };
-  checkJob(job, catalog);
+  checkJob(job, registry);
   return withDatabase(ctx, async (handle) => {
-    const result = await enqueue(handle.pool, job, catalog);
+    const result = await enqueue(handle.pool, job, registry);
     if (options.json) {
       printJson(ctx.out, {
         id: result.id,

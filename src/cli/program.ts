@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../duration.js';
+import { partNames } from '../supervisor/parts.js';
 import type { GlobalOptions } from './context.js';
 
 export interface ProgramResult {
@@ -34,8 +35,8 @@ function partList(value: string): string[] {
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  const unknown = parts.filter((p) => !['api', 'worker', 'scheduler', 'dashboard'].includes(p));
-  if (parts.length === 0 || unknown.length > 0) throw new InvalidArgumentError('expected parts among api, worker, scheduler, dashboard');
+  const unknown = parts.filter((p) => !partNames.includes(p));
+  if (parts.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected parts among ${partNames.join(', ')}`);
   return parts;
 }
 

@@ -5,6 +5,7 @@ import { loadApiToken } from '../auth/token.js';
 import { migrate, migrationStatus } from '../db/migrator.js';
 import { CesarError, ConfigError, DatabaseError, ExitCode } from '../errors.js';
 import { declareInterruptHandled, forceSignal, shutdownSignal, untilShutdown } from '../lifecycle.js';
+import { partNames, parts } from '../supervisor/parts.js';
 import { readStartInfo, type StartInfo, startFile, writeStartInfo } from '../supervisor/start-info.js';
 import { type PartSpec, Supervisor } from '../supervisor/supervisor.js';
 import { cesarBin } from './bin-path.js';
@@ -21,12 +22,6 @@ export interface StartOptions {
   migrate: boolean;
 }
 
-export const allParts = ['api', 'worker', 'scheduler', 'dashboard'] as const;
-const notBuilt: Record<string, string> = {
-  scheduler: 'the Scheduler issue',
-  dashboard: 'the Monitoring issue',
-};
-
 /**
  * `cesar start`: the database (embedded or DATABASE_URL), pending migrations, then one child
  * process per part, supervised, until SIGINT/SIGTERM. Exit 0 after a clean stop; 1 when a part
@@ -35,8 +30,8 @@ const notBuilt: Record<string, string> = {
 export async function runStart(ctx: CliContext, options: StartOptions): Promise<number> {
   declareInterruptHandled();
   const { log, config } = ctx;
-  const parts = new Set(options.only ?? allParts.filter((p) => p !== 'scheduler' || options.scheduler));
-  if (!options.scheduler) parts.delete('scheduler');
+  const wanted = new Set(options.only ?? partNames);
+  if (!options.scheduler) wanted.delete('scheduler');
   const releaseLock = takeStartLock(config.home);
   try {
     log.info(config.databaseUrl === undefined ? `Connecting to the embedded PostgreSQL in ${config.home}` : 'Connecting to DATABASE_URL');
@@ -61,31 +56,37 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
 
         const specs: PartSpec[] = [];
         const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];
-        if (parts.has('api')) {
-          await assertPortFree(options.host, options.apiPort, '--api-port');
+        for (const part of parts) {
+          if (!wanted.has(part.name)) continue;
+          if (part.notBuilt) {
+            log.info(`${part.name}: ${part.notBuilt}; not started`);
+            continue;
+          }
+          const port = part.port?.(options);
+          if (port) await assertPortFree(options.host, port.port, port.flag);
+          const count = part.count?.(options) ?? 1;
+          for (let i = 1; i <= count; i++) {
+            specs.push({
+              name: count > 1 ? `${part.name}-${i}` : part.name,
+              args: [...common, ...part.args(options)],
+              stopGraceMs: part.stopGraceMs,
+            });
+          }
+        }
+        if (wanted.has('api')) {
           const token = loadApiToken(config.home, process.env.CESAR_API_TOKEN);
           log.info(
             `API mutations need the bearer token ${token.source === 'CESAR_API_TOKEN' ? 'set in CESAR_API_TOKEN' : `kept in ${token.source}`}`,
           );
-          specs.push({
-            name: 'api',
-            args: [...common, 'api', '--api-port', String(options.apiPort), '--host', options.host],
-            stopGraceMs: 10_000,
-          });
         }
-        if (parts.has('worker')) {
-          for (let i = 1; i <= options.workers; i++) {
-            specs.push({
-              name: options.workers > 1 ? `worker-${i}` : 'worker',
-              args: [...common, 'worker', '--concurrency', String(options.concurrency)],
-              stopGraceMs: 40_000,
-            });
-          }
+        if (specs.length === 0) {
+          throw new ConfigError(
+            `nothing to start: --only names no built part (built: ${parts
+              .filter((p) => !p.notBuilt)
+              .map((p) => p.name)
+              .join(', ')})`,
+          );
         }
-        for (const part of ['scheduler', 'dashboard']) {
-          if (parts.has(part)) log.info(`${part}: not built yet (arrives with ${notBuilt[part]}); not started`);
-        }
-        if (specs.length === 0) throw new ConfigError('nothing to start: --only names no built part (api, worker)');
 
         const colours = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
         const width = Math.max(...specs.map((s) => s.name.length));
@@ -116,7 +117,7 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
         const apiUrl = ready.api?.url as string | undefined;
         writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
         log.info(
-          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${parts.has('dashboard') ? 'not built yet' : 'not started'}`,
+          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${wanted.has('dashboard') ? 'not built yet' : 'not started'}`,
         );
 
         const reason = await Promise.race([supervisor.failed, untilShutdown().then(() => undefined)]);

@@ -1,8 +1,7 @@
-import { declareInterruptHandled, shutdownSignal, untilShutdown } from '../lifecycle.js';
-import { defaultCatalog } from '../queue/catalog.js';
+import { builtInJobTypes } from '../jobs/index.js';
 import { Worker } from '../queue/worker.js';
+import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
-import { reportReady } from './supervised.js';
 
 export interface WorkerCliOptions {
   concurrency: number;
@@ -16,7 +15,6 @@ export interface WorkerCliOptions {
 
 /** `cesar worker`: run jobs until SIGINT/SIGTERM, then stop gracefully and exit 0. */
 export async function runWorker(ctx: CliContext, options: WorkerCliOptions, version: string): Promise<number> {
-  declareInterruptHandled();
   const log = ctx.log;
   return withDatabase(
     ctx,
@@ -31,7 +29,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       const worker = new Worker({
         pool: handle.pool,
         db: await handle.kysely(),
-        catalog: defaultCatalog(),
+        registry: builtInJobTypes(),
         log,
         listenUrl,
         concurrency: options.concurrency,
@@ -43,12 +41,16 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
         version,
         prefetch: options.prefetch,
       });
-      await worker.start();
-      reportReady({ part: 'worker', id: worker.id });
-      await untilShutdown();
-      log.info(`Stopping the worker (${(shutdownSignal.reason as Error)?.message ?? 'signal'})`);
-      await worker.stop();
-      return 0;
+      const service: Service = {
+        name: 'worker',
+        start: async () => {
+          await worker.start();
+          return { id: worker.id };
+        },
+        stop: (force) => worker.stop(force),
+      };
+      // Past the shutdown grace running jobs are returned to the queue; 10 s more for the writes.
+      return runService(service, { log, graceMs: options.shutdownGrace + 10_000 });
     },
     { applicationName: 'cesar-worker' },
   );

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { asQueryable, type Queryable } from '../db/queryable.js';
 import { InputError } from '../errors.js';
-import type { JobCatalog } from './catalog.js';
+import { checkPayload, type JobTypeRegistry } from './job-types.js';
 import { enqueueSql } from './queries.js';
 
 /** The largest payload accepted, as UTF-8 JSON. Queue rows stay small; big data belongs in tables. */
@@ -30,21 +30,22 @@ export interface EnqueuedJob {
   deduplicated: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a transaction of any database schema
 type Db = Queryable | Kysely<any> | Transaction<any>;
 
 /** Enqueue one job (see enqueueMany). */
-export async function enqueue(db: Db, job: NewJob, catalog?: JobCatalog): Promise<EnqueuedJob> {
-  const [result] = await enqueueMany(db, [job], catalog);
+export async function enqueue(db: Db, job: NewJob, registry?: JobTypeRegistry): Promise<EnqueuedJob> {
+  const [result] = await enqueueMany(db, [job], registry);
   return result!;
 }
 
 /**
  * Enqueue many jobs in one round trip, in the caller's transaction when db is one. Validates every job
- * first (type known to the catalog, payload, limits); one bad job rejects the batch with InputError.
+ * first (type known to the registry, payload, limits); one bad job rejects the batch with InputError.
  */
-export async function enqueueMany(db: Db, jobs: NewJob[], catalog?: JobCatalog): Promise<EnqueuedJob[]> {
+export async function enqueueMany(db: Db, jobs: NewJob[], registry?: JobTypeRegistry): Promise<EnqueuedJob[]> {
   if (jobs.length === 0) return [];
-  const rows = jobs.map((job, i) => validate(job, catalog, jobs.length > 1 ? `job ${i + 1}: ` : ''));
+  const rows = jobs.map((job, i) => validate(job, registry, jobs.length > 1 ? `job ${i + 1}: ` : ''));
   const q = asQueryable(db);
   const results: Array<EnqueuedJob | undefined> = new Array(jobs.length);
   let todo = rows.map((_, i) => i);
@@ -110,22 +111,23 @@ interface JobRow {
 const int32 = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= -2147483648 && (n as number) <= 2147483647;
 
 /** Check a job as enqueue would, without touching the database (InputError when invalid). */
-export function checkJob(job: NewJob, catalog?: JobCatalog): void {
-  validate(job, catalog, '');
+export function checkJob(job: NewJob, registry?: JobTypeRegistry): void {
+  validate(job, registry, '');
 }
 
-function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): JobRow {
+function validate(job: NewJob, registry: JobTypeRegistry | undefined, where: string): JobRow {
   const fail = (message: string, field: string): never => {
     throw new InputError(where + message, undefined, field);
   };
   if (typeof job.type !== 'string' || job.type === '') fail('a job needs a type', 'type');
-  if (catalog && !catalog.get(job.type)) {
-    fail(`unknown job type "${job.type}"; known types: ${catalog.names().join(', ')}`, 'type');
+  const spec = registry?.get(job.type);
+  if (registry && !spec) {
+    fail(`unknown job type "${job.type}"; known types: ${registry.names().join(', ')}`, 'type');
   }
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(job.type)) fail(`job type "${job.type}" must be snake_case, up to 64 characters`, 'type');
   const payload = job.payload === undefined ? {} : job.payload;
-  const problem = catalog?.get(job.type)?.validate(payload);
-  if (problem) fail(`invalid payload for ${job.type}: ${problem}`, 'payload');
+  const problem = spec && checkPayload(spec, payload);
+  if (problem) fail(`invalid payload for ${job.type}: ${problem.message}`, problem.field);
   const payloadJson = JSON.stringify(payload);
   if (payloadJson === undefined) fail('the payload is not JSON', 'payload');
   const bytes = Buffer.byteLength(payloadJson, 'utf8');
@@ -133,10 +135,10 @@ function validate(job: NewJob, catalog: JobCatalog | undefined, where: string): 
   if (payloadJson.includes('\\u0000')) fail('the payload contains a NUL character (\\u0000), which PostgreSQL cannot store', 'payload');
   const priority = job.priority ?? 0;
   if (!int32(priority)) fail(`priority must be an integer; got ${String(job.priority)}`, 'priority');
-  const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
+  const maxAttempts = job.maxAttempts ?? spec?.maxAttempts ?? defaultMaxAttempts;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000)
     fail(`max attempts must be an integer from 1 to 1000; got ${String(job.maxAttempts)}`, 'max_attempts');
-  const queue = job.queue ?? 'default';
+  const queue = job.queue ?? spec?.queue ?? 'default';
   if (!/^[a-z0-9_.-]{1,64}$/.test(queue)) fail(`queue "${queue}" must be 1 to 64 of a-z, 0-9, _ . -`, 'queue');
   if (job.runAt !== undefined && job.delayMs !== undefined) fail('give a run time or a delay, not both', 'run_at');
   if (job.runAt !== undefined && !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime())))

@@ -6,7 +6,7 @@ import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
-import type { JobCatalog, JobContext } from './catalog.js';
+import type { JobContext, JobTypeRegistry, RunnableJobType } from './job-types.js';
 import {
   claimSql,
   completeSql,
@@ -22,7 +22,10 @@ import {
 export interface WorkerOptions {
   pool: Queryable;
   db: Kysely<Database>;
-  catalog: JobCatalog;
+  /** The job types this worker may run; their handlers are loaded at start. */
+  registry: JobTypeRegistry;
+  /** Run only these types (default: every type of the registry). */
+  types?: string[];
   log: Logger;
   /** URL for the dedicated LISTEN connection; undefined: poll only. */
   listenUrl?: string;
@@ -91,7 +94,8 @@ export class Worker {
   readonly stats: WorkerStats = { claimQueries: 0, writeQueries: 0, claimed: 0, succeeded: 0, failed: 0, returned: 0, rescued: 0 };
   private readonly running = new Map<number, RunningJob>();
   private readonly ready: ClaimedJob[] = [];
-  private readonly types: string[];
+  private types: string[] = [];
+  private handlers = new Map<string, RunnableJobType>();
   private completions: number[] = [];
   private failures: Failure[] = [];
   private flushing: Promise<void> | undefined;
@@ -107,7 +111,6 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.types = options.catalog.names();
   }
 
   private get log(): Logger {
@@ -116,6 +119,14 @@ export class Worker {
 
   async start(): Promise<void> {
     const o = this.options;
+    const { loaded, failed } = await o.registry.load(o.types);
+    for (const [name, err] of failed) {
+      this.log.error(
+        `job type ${name} cannot run here: its handler failed to load (${err.message}); its jobs stay pending for another worker`,
+      );
+    }
+    this.handlers = loaded;
+    this.types = [...loaded.keys()].sort();
     await o.pool.query({ text: registerWorkerSql, values: [this.id, os.hostname(), process.pid, o.queues, o.concurrency, o.version] });
     await this.rescue();
     if (o.listenUrl) this.listener = listen(o.listenUrl, 'cesar_jobs', () => this.wake(), this.log);
@@ -135,7 +146,7 @@ export class Worker {
   }
 
   /** Stop claiming, let running jobs finish within the grace period, return the rest, write everything. */
-  async stop(): Promise<void> {
+  async stop(force?: AbortSignal): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
@@ -151,6 +162,7 @@ export class Worker {
         this.idle(),
         new Promise((r) => {
           graceTimer = setTimeout(r, this.options.shutdownGraceMs);
+          force?.addEventListener('abort', r, { once: true });
         }),
       ]);
       clearTimeout(graceTimer);
@@ -244,11 +256,11 @@ export class Worker {
   }
 
   private run(job: ClaimedJob): void {
-    const type = this.options.catalog.get(job.job_type)!;
+    const type = this.handlers.get(job.job_type)!;
     const entry: RunningJob = { job, done: Promise.resolve() };
     const started = performance.now();
     this.running.set(job.id, entry);
-    const timeout = setTimeout(() => this.abort(entry, 'timeout'), type.timeoutMs);
+    const timeout = setTimeout(() => this.abort(entry, 'timeout'), type.spec.timeoutMs);
     const ctx = this.contextFor(entry);
     entry.done = (async () => {
       try {
@@ -314,7 +326,7 @@ export class Worker {
     }
     const timedOut = entry.abortReason === 'timeout';
     const error = err instanceof Error ? err : new Error(String(err));
-    const message = timedOut ? `timed out after ${this.options.catalog.get(job.job_type)!.timeoutMs} ms` : error.message;
+    const message = timedOut ? `timed out after ${this.handlers.get(job.job_type)!.spec.timeoutMs} ms` : error.message;
     const dead = job.attempts >= job.max_attempts;
     const delayMs = dead ? 0 : backoffDelayMs(job.attempts, this.options.backoff ?? defaultBackoff);
     this.stats.failed += 1;

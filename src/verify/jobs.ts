@@ -1,4 +1,4 @@
-import { defaultCatalog } from '../queue/catalog.js';
+import { builtInJobTypes } from '../jobs/index.js';
 import { existingRelations, type IndexInfo, indexesOf } from './catalog.js';
 import { attempt, type Check } from './types.js';
 
@@ -58,7 +58,7 @@ export const checkJobs: Check = async ({ pool }) => {
     );
     if (types && types.length > 0) facts.push(`Job types: ${types.map((t) => `${t.job_type} (${t.n})`).join(', ')}`);
   }
-  facts.push(`Job types with a handler: ${defaultCatalog().names().join(', ')}`);
+  facts.push(`Job types with a handler: ${builtInJobTypes().names().join(', ')}`);
   const workers = await attempt(
     problems,
     'reading workers',

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { defaultCatalog } from '../queue/catalog.js';
+import { builtInJobTypes } from '../jobs/index.js';
 import { enqueue } from '../queue/enqueue.js';
 
 export interface LiveCheck {
@@ -66,7 +66,7 @@ async function checkApi(options: LiveOptions): Promise<LiveCheck> {
 
 async function checkCanary(options: LiveOptions): Promise<LiveCheck> {
   const started = performance.now();
-  const job = await enqueue(options.pool, { type: 'canary', payload: {}, maxAttempts: 1 }, defaultCatalog());
+  const job = await enqueue(options.pool, { type: 'canary', payload: {}, maxAttempts: 1 }, builtInJobTypes());
   const deadline = started + options.canaryTimeoutMs;
   while (performance.now() < deadline) {
     const { rows } = await options.pool.query<{ status: string; last_error: string | null }>(

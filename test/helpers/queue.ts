@@ -1,5 +1,7 @@
+import * as v from 'valibot';
+import { canary } from '../../src/jobs/canary.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { canary, JobCatalog, type JobType } from '../../src/queue/catalog.js';
+import { type JobContext, JobTypeRegistry, type JobTypeSpec } from '../../src/queue/job-types.js';
 import { Worker, type WorkerOptions } from '../../src/queue/worker.js';
 import { openTestDatabase } from './db.js';
 
@@ -10,19 +12,36 @@ export function memoryLogger(): Logger & { lines: string[] } {
   return Object.assign(log, { lines });
 }
 
-export function catalogOf(...types: JobType<any>[]): JobCatalog {
-  const catalog = new JobCatalog().register(canary);
-  for (const t of types) catalog.register(t);
-  return catalog;
+/** A job type for a test: any JSON object as payload, the handler given inline rather than as a module. */
+export function inlineJobType<P = Record<string, unknown>>(type: {
+  name: string;
+  description?: string;
+  timeoutMs?: number;
+  run: (ctx: JobContext<P>) => unknown;
+}): JobTypeSpec {
+  return {
+    name: type.name,
+    description: type.description ?? type.name,
+    payload: v.record(v.string(), v.unknown()),
+    timeoutMs: type.timeoutMs ?? 10_000,
+    handler: async () => ({ default: type.run as (ctx: JobContext) => unknown }),
+  };
+}
+
+/** canary and the given types. */
+export function registryOf(...types: JobTypeSpec[]): JobTypeRegistry {
+  const registry = new JobTypeRegistry().add(canary);
+  for (const t of types) registry.add(t);
+  return registry;
 }
 
 /** A real Worker on a test database, with short timings; stop() it in the test. */
-export async function startWorker(url: string, catalog: JobCatalog, overrides: Partial<WorkerOptions> = {}) {
+export async function startWorker(url: string, registry: JobTypeRegistry, overrides: Partial<WorkerOptions> = {}) {
   const handle = await openTestDatabase(url);
   const worker = new Worker({
     pool: handle.pool,
     db: await handle.kysely(),
-    catalog,
+    registry,
     log: overrides.log ?? memoryLogger(),
     listenUrl: url,
     concurrency: 4,
@@ -49,13 +68,13 @@ export async function startWorker(url: string, catalog: JobCatalog, overrides: P
 /** Start a worker, wait until the probe holds, and stop the worker whatever happens. */
 export async function runWorkerUntil(
   url: string,
-  catalog: JobCatalog,
+  registry: JobTypeRegistry,
   what: string,
   probe: () => Promise<unknown>,
   overrides: Partial<WorkerOptions> = {},
   timeoutMs?: number,
 ): Promise<void> {
-  const w = await startWorker(url, catalog, overrides);
+  const w = await startWorker(url, registry, overrides);
   try {
     await waitFor(what, async () => Boolean(await probe()), timeoutMs);
   } finally {

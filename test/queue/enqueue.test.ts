@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { defaultCatalog } from '../../src/queue/catalog.js';
+import { builtInJobTypes } from '../../src/jobs/index.js';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
@@ -16,11 +16,11 @@ describe('enqueue (library)', () => {
     await handle?.close();
     await d?.drop();
   });
-  const catalog = defaultCatalog();
+  const registry = builtInJobTypes();
 
   it('enqueues many jobs in one statement, each result matching its input', async () => {
     const jobs = Array.from({ length: 50 }, (_, i) => ({ type: 'canary', payload: { sleep_ms: i }, priority: i % 3 }));
-    const results = await enqueueMany(handle.pool, jobs, catalog);
+    const results = await enqueueMany(handle.pool, jobs, registry);
     assert.equal(results.length, 50);
     const rows = await sql(d.url, 'SELECT id, payload, priority FROM job_queue WHERE id = ANY($1)', [results.map((r) => r.id)]);
     const byId = new Map(rows.map((r) => [Number(r.id), r]));
@@ -32,8 +32,8 @@ describe('enqueue (library)', () => {
   });
 
   it('dedupes by key while the job is pending or running, and only then', async () => {
-    const first = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
-    const again = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
+    const first = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
+    const again = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
     assert.equal(first.deduplicated, false);
     assert.deepEqual([again.id, again.deduplicated], [first.id, true]);
     await sql(
@@ -41,20 +41,20 @@ describe('enqueue (library)', () => {
       `UPDATE job_queue SET status = 'in_progress', locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = $1`,
       [first.id],
     );
-    assert.equal((await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog)).id, first.id);
+    assert.equal((await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry)).id, first.id);
     await sql(
       d.url,
       `UPDATE job_queue SET status = 'completed', locked_by = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`,
       [first.id],
     );
-    const later = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, catalog);
+    const later = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
     assert.notEqual(later.id, first.id);
     assert.equal(later.deduplicated, false);
   });
 
   it('makes one job when the same key is enqueued from 10 connections at once', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, catalog)),
+      Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, registry)),
     );
     assert.equal(new Set(results.map((r) => r.id)).size, 1);
     assert.equal(results.filter((r) => !r.deduplicated).length, 1);
@@ -68,7 +68,7 @@ describe('enqueue (library)', () => {
         { type: 'canary', dedupeKey: 'twin' },
         { type: 'canary', dedupeKey: 'twin' },
       ],
-      catalog,
+      registry,
     );
     assert.equal(a!.id, b!.id);
     assert.deepEqual([a!.deduplicated, b!.deduplicated], [false, true]);
@@ -79,7 +79,7 @@ describe('enqueue (library)', () => {
     let id: number;
     try {
       await client.query('BEGIN');
-      id = (await enqueue(client, { type: 'canary' }, catalog)).id;
+      id = (await enqueue(client, { type: 'canary' }, registry)).id;
       await client.query('ROLLBACK');
     } finally {
       client.release();
@@ -87,15 +87,15 @@ describe('enqueue (library)', () => {
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
     const kept = await (await handle.kysely())
       .transaction()
-      .execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, catalog));
+      .execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, registry));
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
   });
 
   it('sets run_at from a delay or a time, and priority and max attempts', async () => {
     const [{ now }] = (await sql(d.url, 'SELECT now() AS now')) as [{ now: Date }];
-    const delayed = await enqueue(handle.pool, { type: 'canary', delayMs: 60_000, maxAttempts: 2, priority: -5 }, catalog);
+    const delayed = await enqueue(handle.pool, { type: 'canary', delayMs: 60_000, maxAttempts: 2, priority: -5 }, registry);
     const at = new Date('2030-01-01T00:00:00Z');
-    const timed = await enqueue(handle.pool, { type: 'canary', runAt: at }, catalog);
+    const timed = await enqueue(handle.pool, { type: 'canary', runAt: at }, registry);
     assert.ok(delayed.runAt.getTime() - now.getTime() >= 59_000);
     assert.equal(timed.runAt.toISOString(), at.toISOString());
     const [row] = await sql(d.url, 'SELECT max_attempts, priority FROM job_queue WHERE id = $1', [delayed.id]);
@@ -114,7 +114,7 @@ describe('enqueue (library)', () => {
       [{ type: 'canary', delayMs: 5, runAt: new Date() }, /not both/],
     ];
     for (const [job, message] of bad) {
-      await assert.rejects(enqueueMany(handle.pool, [{ type: 'canary' }, job as never], catalog), (err: Error) => {
+      await assert.rejects(enqueueMany(handle.pool, [{ type: 'canary' }, job as never], registry), (err: Error) => {
         assert.ok(err instanceof InputError);
         assert.match(err.message, message);
         return true;

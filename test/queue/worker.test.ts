@@ -1,35 +1,32 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { JobType } from '../../src/queue/catalog.js';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
+import type { JobTypeSpec } from '../../src/queue/job-types.js';
 import { cancelJob, getJob, listJobs, retryJob } from '../../src/queue/jobs.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
-import { catalogOf, runWorkerUntil, startWorker, waitFor } from '../helpers/queue.js';
+import { inlineJobType, registryOf, runWorkerUntil, startWorker, waitFor } from '../helpers/queue.js';
 
 const order: number[] = [];
-const record: JobType<{ n: number }> = {
+const record = inlineJobType<{ n: number }>({
   name: 'record',
   description: 'records its n',
   timeoutMs: 10_000,
-  validate: () => undefined,
   async run({ payload }) {
     order.push(payload.n);
   },
-};
-const alwaysFail: JobType = {
+});
+const alwaysFail = inlineJobType({
   name: 'always_fail',
   description: 'fails',
   timeoutMs: 10_000,
-  validate: () => undefined,
   async run({ attempt }) {
     throw new Error(`boom on attempt ${attempt}`);
   },
-};
-const sleepy: JobType<{ ms: number }> = {
+});
+const sleepy = inlineJobType<{ ms: number }>({
   name: 'sleepy',
   description: 'sleeps, honouring its signal',
   timeoutMs: 10_000,
-  validate: () => undefined,
   run: ({ payload, signal }) =>
     new Promise((resolve, reject) => {
       const t = setTimeout(resolve, payload.ms);
@@ -42,13 +39,12 @@ const sleepy: JobType<{ ms: number }> = {
         { once: true },
       );
     }),
-};
-const slow: JobType = { ...sleepy, name: 'slow', timeoutMs: 100 } as JobType;
-const deaf: JobType = {
+});
+const slow: JobTypeSpec = { ...sleepy, name: 'slow', timeoutMs: 100 };
+const deaf = inlineJobType({
   name: 'deaf',
   description: 'sleeps 3 s and never reads its signal',
   timeoutMs: 100,
-  validate: () => undefined,
   run: () =>
     new Promise((resolve) =>
       setTimeout(() => {
@@ -56,26 +52,24 @@ const deaf: JobType = {
         resolve(undefined);
       }, 3000),
     ),
-};
+});
 let deafReturned = false;
 // Handlers written in plain JavaScript: one throws before returning a promise, one returns a value.
-const throwsAtOnce = {
+const throwsAtOnce = inlineJobType({
   name: 'throws_at_once',
   description: 'throws synchronously',
   timeoutMs: 10_000,
-  validate: () => undefined,
   run() {
     throw new Error('thrown before any promise');
   },
-} as unknown as JobType;
-const returnsValue = {
+});
+const returnsValue = inlineJobType({
   name: 'returns_value',
   description: 'returns a plain value',
   timeoutMs: 10_000,
-  validate: () => undefined,
   run: () => 42,
-} as unknown as JobType;
-const catalog = catalogOf(record, alwaysFail, sleepy, slow, deaf, throwsAtOnce, returnsValue);
+});
+const registry = registryOf(record, alwaysFail, sleepy, slow, deaf, throwsAtOnce, returnsValue);
 
 async function jobRow(url: string, id: number) {
   return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
@@ -110,9 +104,9 @@ describe('worker (library, real PostgreSQL)', () => {
         { type: 'record', payload: { n: 4 }, priority: 0, runAt: past(10) },
         { type: 'record', payload: { n: 9 }, priority: -9, delayMs: 3_600_000 },
       ],
-      catalog,
+      registry,
     );
-    const w = await startWorker(d.url, catalog, { concurrency: 1, prefetch: 0 });
+    const w = await startWorker(d.url, registry, { concurrency: 1, prefetch: 0 });
     try {
       await waitFor('five jobs', async () => order.length >= 5);
       await new Promise((r) => setTimeout(r, 300));
@@ -123,8 +117,8 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('retries with backoff and marks the job failed (dead) after 5 attempts, recording each error', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'always_fail' }, catalog);
-    await runWorkerUntil(d.url, catalog, 'the job to fail for good', async () => (await jobRow(d.url, id)).status === 'failed');
+    const { id } = await enqueue(handle.pool, { type: 'always_fail' }, registry);
+    await runWorkerUntil(d.url, registry, 'the job to fail for good', async () => (await jobRow(d.url, id)).status === 'failed');
     const row = await jobRow(d.url, id);
     assert.deepEqual({ ...row }, { status: 'failed', attempts: 5, max_attempts: 5, last_error: 'boom on attempt 5' });
     const history = await attempts(d.url, id);
@@ -143,8 +137,8 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('times out a slow attempt and counts it as timed_out', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'slow', payload: { ms: 5000 }, maxAttempts: 1 }, catalog);
-    await runWorkerUntil(d.url, catalog, 'the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
+    const { id } = await enqueue(handle.pool, { type: 'slow', payload: { ms: 5000 }, maxAttempts: 1 }, registry);
+    await runWorkerUntil(d.url, registry, 'the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
     assert.deepEqual(
       (await attempts(d.url, id)).map((a) => [a.outcome, a.error]),
       [['timed_out', 'timed out after 100 ms']],
@@ -152,8 +146,8 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('times out a handler that ignores its signal, without waiting for it', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'deaf', maxAttempts: 1 }, catalog);
-    const w = await startWorker(d.url, catalog);
+    const { id } = await enqueue(handle.pool, { type: 'deaf', maxAttempts: 1 }, registry);
+    const w = await startWorker(d.url, registry);
     try {
       await waitFor('the timeout', async () => (await jobRow(d.url, id)).status === 'failed');
       assert.equal(deafReturned, false, 'the attempt was recorded before the handler itself returned');
@@ -167,11 +161,11 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('records a handler that throws synchronously as a failed attempt, and one that returns a plain value as a success', async () => {
-    const thrown = await enqueue(handle.pool, { type: 'throws_at_once', maxAttempts: 1 }, catalog);
-    const plain = await enqueue(handle.pool, { type: 'returns_value' }, catalog);
+    const thrown = await enqueue(handle.pool, { type: 'throws_at_once', maxAttempts: 1 }, registry);
+    const plain = await enqueue(handle.pool, { type: 'returns_value' }, registry);
     await runWorkerUntil(
       d.url,
-      catalog,
+      registry,
       'both jobs to finish',
       async () => (await jobRow(d.url, thrown.id)).status === 'failed' && (await jobRow(d.url, plain.id)).status === 'completed',
     );
@@ -186,16 +180,16 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('graceful stop: lets a running job finish within the grace period', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 400 } }, catalog);
-    const w = await startWorker(d.url, catalog, { shutdownGraceMs: 5000 });
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 400 } }, registry);
+    const w = await startWorker(d.url, registry, { shutdownGraceMs: 5000 });
     await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
     await w.stop();
     assert.equal((await jobRow(d.url, id)).status, 'completed');
   });
 
   it('graceful stop: returns a job still running after the grace period, without counting the attempt', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 8000 } }, catalog);
-    const w = await startWorker(d.url, catalog, { shutdownGraceMs: 100 });
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 8000 } }, registry);
+    const w = await startWorker(d.url, registry, { shutdownGraceMs: 100 });
     await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
     await w.stop();
     const row = await jobRow(d.url, id);
@@ -207,7 +201,7 @@ describe('worker (library, real PostgreSQL)', () => {
 
     // Run again (quickly this time): a new attempt row, numbered after the returned one; one attempt counted.
     await sql(d.url, `UPDATE job_queue SET payload = '{"ms": 10}' WHERE id = $1`, [id]);
-    await runWorkerUntil(d.url, catalog, 'the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
+    await runWorkerUntil(d.url, registry, 'the returned job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 1);
     assert.deepEqual(
       (await attempts(d.url, id)).map((a) => [a.attempt, a.outcome]),
@@ -219,7 +213,7 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('takes over a job whose worker died once its lease expired, counting the attempt', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'record', payload: { n: 42 } }, catalog);
+    const { id } = await enqueue(handle.pool, { type: 'record', payload: { n: 42 } }, registry);
     // A worker that claimed it and died: in progress, lease run out, attempt open.
     await sql(
       d.url,
@@ -227,7 +221,7 @@ describe('worker (library, real PostgreSQL)', () => {
       [id],
     );
     await sql(d.url, `INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES ($1, 1, 'dead-worker')`, [id]);
-    await runWorkerUntil(d.url, catalog, 'the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
+    await runWorkerUntil(d.url, registry, 'the rescued job to complete', async () => (await jobRow(d.url, id)).status === 'completed');
     assert.equal((await jobRow(d.url, id)).attempts, 2);
     const history = await attempts(d.url, id);
     assert.deepEqual(
@@ -238,8 +232,8 @@ describe('worker (library, real PostgreSQL)', () => {
   });
 
   it('a cancelled running job is aborted through its lost lease and stays cancelled', async () => {
-    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 20_000 } }, catalog);
-    const w = await startWorker(d.url, catalog, { leaseSeconds: 3 });
+    const { id } = await enqueue(handle.pool, { type: 'sleepy', payload: { ms: 20_000 } }, registry);
+    const w = await startWorker(d.url, registry, { leaseSeconds: 3 });
     try {
       await waitFor('the job to start', async () => (await jobRow(d.url, id)).status === 'in_progress');
       await cancelJob(handle.pool, id);
@@ -257,11 +251,11 @@ describe('worker (library, real PostgreSQL)', () => {
 
   it('wakes on NOTIFY: a job enqueued while the worker idles starts long before the next poll', async () => {
     order.length = 0;
-    const w = await startWorker(d.url, catalog, { pollIntervalMs: 60_000 });
+    const w = await startWorker(d.url, registry, { pollIntervalMs: 60_000 });
     try {
       await new Promise((r) => setTimeout(r, 300)); // let LISTEN connect
       const started = Date.now();
-      await enqueue(handle.pool, { type: 'record', payload: { n: 7 } }, catalog);
+      await enqueue(handle.pool, { type: 'record', payload: { n: 7 } }, registry);
       await waitFor('the job', async () => order.includes(7), 10_000);
       assert.ok(Date.now() - started < 30_000);
     } finally {
@@ -294,7 +288,7 @@ describe('retention', () => {
     );
     await runWorkerUntil(
       d.url,
-      catalog,
+      registry,
       'the pruner',
       async () => (await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id IN (1001, 1002)'))[0]!.n === '0',
       { retentionMs: 7 * 86_400_000 },

@@ -1,0 +1,38 @@
+/**
+ * cesar as a library: what bench scripts, tests and programs that embed cesar import (`import {
+ * ... } from 'cesar'`) instead of reaching into dist/. Everything else is internal and may change.
+ */
+
+export { type Config, loadConfig } from './config.js';
+export { connect, createPool, type DatabaseHandle, openDatabase } from './db/connect.js';
+export { acquireEmbedded, type EmbeddedLease, type EmbeddedOptions } from './db/embedded.js';
+export { migrate, migrationStatus, readMigrationFiles } from './db/migrator.js';
+export type { Database } from './db/types.js';
+export {
+  CesarError,
+  ConfigError,
+  DatabaseError,
+  ExitCode,
+  InputError,
+  InternalError,
+  NotFoundError,
+  StateError,
+  UsageError,
+} from './errors.js';
+export { builtInJobTypes } from './jobs/index.js';
+export { createLogger, type Logger, silentLogger } from './log.js';
+export { type EnqueuedJob, enqueue, enqueueMany, type NewJob } from './queue/enqueue.js';
+export {
+  defineJobType,
+  integerIn,
+  type JobContext,
+  type JobHandler,
+  JobTypeRegistry,
+  type JobTypeSpec,
+} from './queue/job-types.js';
+export { cancelJob, retryJob } from './queue/jobs.js';
+/** The queue's SQL statements, for benchmarks and diagnostics (claim, complete, fail, ...). */
+export * as queueStatements from './queue/queries.js';
+export { Worker, type WorkerOptions, type WorkerStats } from './queue/worker.js';
+export { runService, type Service } from './service.js';
+export { runVerify } from './verify/runner.js';

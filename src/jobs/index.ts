@@ -1,0 +1,10 @@
+import { JobTypeRegistry } from '../queue/job-types.js';
+import { canary } from './canary.js';
+
+/**
+ * Every built-in job type, in one place. Adding a type: declare it in a file of this folder
+ * (`defineJobType`, with its handler module loaded on demand) and add one line here.
+ */
+export function builtInJobTypes(): JobTypeRegistry {
+  return new JobTypeRegistry().add(canary);
+}

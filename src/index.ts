@@ -7,6 +7,7 @@ export { type Config, loadConfig } from './config.js';
 export { connect, createPool, type DatabaseHandle, openDatabase } from './db/connect.js';
 export { acquireEmbedded, type EmbeddedLease, type EmbeddedOptions } from './db/embedded.js';
 export { migrate, migrationStatus, readMigrationFiles } from './db/migrator.js';
+export { type TransactionOptions, withTransaction } from './db/transaction.js';
 export type { Database } from './db/types.js';
 export {
   CesarError,
@@ -34,5 +35,6 @@ export { cancelJob, retryJob } from './queue/jobs.js';
 /** The queue's SQL statements, for benchmarks and diagnostics (claim, complete, fail, ...). */
 export * as queueStatements from './queue/queries.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './queue/worker.js';
+export * from './read-model/index.js';
 export { runService, type Service } from './service.js';
 export { runVerify } from './verify/runner.js';

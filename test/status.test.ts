@@ -45,18 +45,18 @@ describe('cesar status', () => {
     );
     assert.equal(status.templates.length, 5);
     const sync = status.templates.find((t: { name: string }) => t.name === 'supabase_sync');
-    assert.equal(sync.lastRunAt, '2026-01-01T00:15:00.000Z');
-    assert.equal(new Date(sync.nextRunAt).getUTCMinutes() % 15, 0);
-    assert.ok(new Date(sync.nextRunAt) > new Date(status.generatedAt));
+    assert.equal(sync.last_run_at, '2026-01-01T00:15:00.000Z');
+    assert.equal(new Date(sync.next_run_at).getUTCMinutes() % 15, 0);
+    assert.ok(new Date(sync.next_run_at) > new Date(status.generated_at));
     assert.deepEqual(status.jobs, [
-      { jobType: 'canary', status: 'pending', count: 2 },
-      { jobType: 'supabase_sync', status: 'pending', count: 1 },
+      { job_type: 'canary', status: 'pending', count: 2 },
+      { job_type: 'supabase_sync', status: 'pending', count: 1 },
     ]);
     assert.deepEqual(
       status.sync.map((s: { system: string }) => s.system),
       ['email_ingest', 'financial_api', 'supabase'],
     );
-    assert.ok(status.notBuilt.some((n: { part: string }) => n.part === 'scheduler'));
+    assert.ok(status.not_built.some((n: { part: string }) => n.part === 'scheduler'));
     assert.deepEqual(status.workers, []);
     assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');
   });

@@ -1,6 +1,7 @@
 import type { JobStatus } from '../db/types.js';
 import { NotFoundError } from '../errors.js';
-import { cancelJob, getJob, type Job, listJobs, retryJob } from '../queue/jobs.js';
+import { cancelJob, retryJob } from '../queue/jobs.js';
+import { getJob, type JobView, listJobs } from '../read-model/index.js';
 import { type CliContext, withDatabase } from './context.js';
 import { printJson, renderTable } from './output.js';
 
@@ -11,14 +12,18 @@ export async function runJobsList(
   options: { status?: string; type?: string; limit?: number; json?: boolean },
 ): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const jobs = await listJobs(handle.pool, { status: options.status as JobStatus | undefined, type: options.type, limit: options.limit });
+    const jobs = await listJobs(await handle.kysely(), {
+      status: options.status as JobStatus | undefined,
+      type: options.type,
+      limit: options.limit,
+    });
     if (options.json) printJson(ctx.out, { jobs });
     else if (jobs.length === 0) ctx.out('No jobs match.');
     else
       ctx.out(
         renderTable(
           ['Id', 'Type', 'Status', 'Attempts', 'Run at', 'Last error'],
-          jobs.map((j) => [j.id, j.type, j.status, `${j.attempts}/${j.maxAttempts}`, j.runAt, short(j.lastError)]),
+          jobs.map((j) => [j.id, j.type, j.status, `${j.attempts}/${j.max_attempts}`, j.run_at, short(j.last_error)]),
         ),
       );
     return 0;
@@ -27,7 +32,7 @@ export async function runJobsList(
 
 export async function runJobsShow(ctx: CliContext, id: number, options: { json?: boolean }): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const job = await getJob(handle.pool, id);
+    const job = await getJob(await handle.kysely(), id);
     if (!job) throw new NotFoundError(`no job ${id}`, 'list jobs with `cesar jobs list`');
     if (options.json) {
       printJson(ctx.out, job);
@@ -36,19 +41,19 @@ export async function runJobsShow(ctx: CliContext, id: number, options: { json?:
     ctx.out(
       [
         `Job ${job.id}: ${job.type} on queue ${job.queue}`,
-        `  Status:    ${job.status} (${job.attemptCount} of ${job.maxAttempts} attempts made)`,
+        `  Status:    ${job.status} (${job.attempt_count} of ${job.max_attempts} attempts made)`,
         `  Payload:   ${JSON.stringify(job.payload)}`,
-        `  Priority:  ${job.priority}; run at ${job.runAt}${job.dedupeKey ? `; dedupe key "${job.dedupeKey}"` : ''}`,
-        `  Created:   ${job.createdAt}${job.finishedAt ? `; finished ${job.finishedAt}` : ''}`,
-        ...(job.lockedBy ? [`  Held by:   ${job.lockedBy} until ${job.leaseExpiresAt}`] : []),
-        ...(job.lastError ? [`  Last error: ${job.lastError}`] : []),
+        `  Priority:  ${job.priority}; run at ${job.run_at}${job.dedupe_key ? `; dedupe key "${job.dedupe_key}"` : ''}`,
+        `  Created:   ${job.created_at}${job.finished_at ? `; finished ${job.finished_at}` : ''}`,
+        ...(job.locked_by ? [`  Held by:   ${job.locked_by} until ${job.lease_expires_at}`] : []),
+        ...(job.last_error ? [`  Last error: ${job.last_error}`] : []),
       ].join('\n'),
     );
     if (job.attempts.length > 0) {
       ctx.out(
         renderTable(
           ['Attempt', 'Outcome', 'Started', 'Finished', 'Worker', 'Error'],
-          job.attempts.map((a) => [a.attempt, a.outcome, a.startedAt, a.finishedAt ?? '', a.workerId, short(a.error, 80)]),
+          job.attempts.map((a) => [a.attempt, a.outcome, a.started_at, a.finished_at ?? '', a.worker_id, short(a.error, 80)]),
         ),
       );
     } else {
@@ -60,12 +65,12 @@ export async function runJobsShow(ctx: CliContext, id: number, options: { json?:
 
 export async function runJobsChange(ctx: CliContext, action: 'retry' | 'cancel', id: number, options: { json?: boolean }): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const job: Job = action === 'retry' ? await retryJob(handle.pool, id) : await cancelJob(handle.pool, id);
+    const job: JobView = action === 'retry' ? await retryJob(handle.pool, id) : await cancelJob(handle.pool, id);
     if (options.json) printJson(ctx.out, job);
     else
       ctx.out(
         action === 'retry'
-          ? `Job ${job.id} is pending again and runs now (up to ${job.maxAttempts - job.attempts} more attempts).`
+          ? `Job ${job.id} is pending again and runs now (up to ${job.max_attempts - job.attempts} more attempts).`
           : `Job ${job.id} is cancelled.`,
       );
     return 0;

@@ -1,4 +1,4 @@
-import { getStatus, type SystemStatus } from '../status/status.js';
+import { getStatus, type StatusView } from '../read-model/index.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { dim, printJson, renderTable } from './output.js';
 
@@ -9,7 +9,7 @@ export interface StatusOptions {
 /** `cesar status`: tables of what the system is doing now. */
 export async function runStatus(ctx: CliContext, options: StatusOptions): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const status = await getStatus(handle.pool);
+    const status = await getStatus(await handle.kysely());
     if (options.json) printJson(ctx.out, { database: handle.displayUrl, server: handle.server.version, ...status });
     else ctx.out(formatStatus(status, describeDatabase(handle)));
     return 0;
@@ -18,13 +18,13 @@ export async function runStatus(ctx: CliContext, options: StatusOptions): Promis
 
 const orNever = (value: string | null): string => value ?? 'never';
 
-export function formatStatus(s: SystemStatus, database: string): string {
-  const out: string[] = [`Database: ${database}`, `As of: ${s.generatedAt}`, ''];
+export function formatStatus(s: StatusView, database: string): string {
+  const out: string[] = [`Database: ${database}`, `As of: ${s.generated_at}`, ''];
   out.push('Agents by type and status');
   out.push(
     renderTable(
       ['Type', 'Status', 'Agents'],
-      s.agents.map((a) => [a.agentType, a.status, a.count]),
+      s.agents.map((a) => [a.agent_type, a.status, a.count]),
     ),
   );
   out.push('', 'Workflow templates');
@@ -33,11 +33,11 @@ export function formatStatus(s: SystemStatus, database: string): string {
       ['Template', 'Schedule', 'Timezone', 'Active', 'Last run', 'Next run'],
       s.templates.map((t) => [
         t.name,
-        t.cronExpression,
+        t.cron_expression,
         t.timezone,
-        t.isActive ? 'yes' : 'no',
-        t.lastRunAt ? `${t.lastRunAt} (${t.lastRunStatus})` : 'never',
-        t.nextRunAt ?? '-',
+        t.is_active ? 'yes' : 'no',
+        t.last_run_at ? `${t.last_run_at} (${t.last_run_status})` : 'never',
+        t.next_run_at ?? '-',
       ]),
     ),
   );
@@ -46,7 +46,7 @@ export function formatStatus(s: SystemStatus, database: string): string {
     s.jobs.length > 0
       ? renderTable(
           ['Type', 'Status', 'Jobs'],
-          s.jobs.map((j) => [j.jobType, j.status, j.count]),
+          s.jobs.map((j) => [j.job_type, j.status, j.count]),
         )
       : '  (no jobs)',
   );
@@ -55,7 +55,7 @@ export function formatStatus(s: SystemStatus, database: string): string {
     s.workers.length > 0
       ? renderTable(
           ['Worker', 'Concurrency', 'Started', 'Last heartbeat', 'State'],
-          s.workers.map((w) => [w.id, w.concurrency, w.startedAt, w.lastHeartbeatAt, w.state]),
+          s.workers.map((w) => [w.id, w.concurrency, w.started_at, w.last_heartbeat_at, w.state]),
         )
       : '  (no workers: start one with `cesar worker`)',
   );
@@ -63,10 +63,10 @@ export function formatStatus(s: SystemStatus, database: string): string {
   out.push(
     renderTable(
       ['System', 'Kind', 'Enabled', 'Status', 'Last success', 'Last error'],
-      s.sync.map((x) => [x.system, x.kind, x.enabled ? 'yes' : 'no', x.status, orNever(x.lastSuccessAt), x.lastError ?? '-']),
+      s.sync.map((x) => [x.system, x.kind, x.enabled ? 'yes' : 'no', x.status, orNever(x.last_success_at), x.last_error ?? '-']),
     ),
   );
   out.push('', 'Not built yet');
-  for (const n of s.notBuilt) out.push(dim(`  ${n.part}: ${n.note}`));
+  for (const n of s.not_built) out.push(dim(`  ${n.part}: ${n.note}`));
   return out.join('\n');
 }

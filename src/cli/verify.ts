@@ -24,12 +24,13 @@ const defaultWatchSeconds = 5;
 export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions): Promise<number> {
   if (options.watch !== undefined && options.watch !== false) return watch(ctx, options);
   return withDatabase(ctx, async (handle) => {
-    const report = await runVerify({ pool: handle.pool });
+    const report = await runVerify({ pool: handle.pool, db: await handle.kysely() });
     let live: LiveCheck[] | undefined;
     if (options.live) {
       const { apiUrl, reason } = findApi(ctx.config.home, options.apiPort);
       live = await runLiveChecks({
         pool: handle.pool,
+        db: await handle.kysely(),
         apiUrl,
         apiMissingReason: reason,
         heartbeatMaxAgeSeconds: 30,
@@ -57,7 +58,7 @@ async function watch(ctx: CliContext, options: VerifyOptions): Promise<number> {
     while (!shutdownSignal.aborted) {
       let text: string;
       try {
-        const report = await runVerify({ pool: handle.pool });
+        const report = await runVerify({ pool: handle.pool, db: await handle.kysely() });
         text = options.json
           ? JSON.stringify(toJson(report, handle.displayUrl, handle.server.version))
           : `${formatReport(report, describeDatabase(handle))}\n(re-running every ${seconds} s; Ctrl-C to stop)`;

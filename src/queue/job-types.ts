@@ -125,7 +125,7 @@ export interface PayloadProblem {
 }
 
 /** Check a payload against its type's schema; undefined when valid. Payloads are always JSON objects. */
-export function checkPayload(spec: JobTypeSpec, payload: unknown): PayloadProblem | undefined {
+export function checkPayload(spec: { name: string; payload: PayloadSchema }, payload: unknown): PayloadProblem | undefined {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     return { message: `the ${spec.name} payload must be a JSON object`, field: 'payload' };
   }

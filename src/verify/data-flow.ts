@@ -1,8 +1,9 @@
+import { listSyncSystems } from '../read-model/index.js';
 import { requiredSyncSystems, requiredSyncTables } from '../reference.js';
 import { attempt, type Check } from './types.js';
 
 /** DATA_FLOW: the sync configuration: 5 tables synced with Supabase and 3 enabled sync systems. */
-export const checkDataFlow: Check = async ({ pool }) => {
+export const checkDataFlow: Check = async ({ pool, db }) => {
   const problems: string[] = [];
   const facts: string[] = [];
   const tables = await attempt(
@@ -21,20 +22,7 @@ export const checkDataFlow: Check = async ({ pool }) => {
         FROM sync_tables t ORDER BY t.table_name`)
       ).rows,
   );
-  const systems = await attempt(
-    problems,
-    'reading sync_systems',
-    async () =>
-      (
-        await pool.query<{
-          name: string;
-          kind: string;
-          enabled: boolean;
-          status: string | null;
-        }>(`SELECT s.name, s.kind, s.enabled, st.status
-        FROM sync_systems s LEFT JOIN sync_status st ON st.system_name = s.name ORDER BY s.name`)
-      ).rows,
-  );
+  const systems = await attempt(problems, 'reading sync_systems', () => listSyncSystems(db));
 
   if (tables) {
     for (const name of requiredSyncTables) {
@@ -49,16 +37,15 @@ export const checkDataFlow: Check = async ({ pool }) => {
   }
   if (systems) {
     for (const name of requiredSyncSystems) {
-      const s = systems.find((r) => r.name === name);
+      const s = systems.find((r) => r.system === name);
       if (!s) problems.push(`sync system ${name} is missing`);
       else if (!s.enabled) problems.push(`sync system ${name} is disabled`);
-      else if (s.status === null) problems.push(`sync system ${name} has no sync_status row`);
+      else if (s.status === 'no status row') problems.push(`sync system ${name} has no sync_status row`);
     }
     facts.push(`Sync systems: ${systems.filter((s) => s.enabled).length} enabled`);
-    for (const s of systems)
-      facts.push(`  - ${s.name} (${s.kind}${s.enabled ? '' : ', disabled'}): last sync ${s.status ?? 'no status row'}`);
+    for (const s of systems) facts.push(`  - ${s.system} (${s.kind}${s.enabled ? '' : ', disabled'}): last sync ${s.status}`);
   }
-  facts.push('Sync jobs: not built yet (supabase_sync arrives with its own issue); configuration only');
+  facts.push('Sync jobs: not built yet: the sync configuration is checked, no sync runs');
   return {
     passed: problems.length === 0,
     summary: `${tables?.length ?? 0} sync tables, ${systems?.length ?? 0} sync systems`,

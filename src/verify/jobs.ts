@@ -1,4 +1,5 @@
 import { builtInJobTypes } from '../jobs/index.js';
+import { countOf, jobCounts, liveWorkerSeconds, workerCounts } from '../read-model/index.js';
 import { existingRelations, type IndexInfo, indexesOf } from './catalog.js';
 import { attempt, type Check } from './types.js';
 
@@ -16,7 +17,7 @@ function isLeaseIndex(ix: IndexInfo): boolean {
 }
 
 /** JOBS: the queue's tables and the indexes its claim, dedupe and crash recovery rely on. */
-export const checkJobs: Check = async ({ pool }) => {
+export const checkJobs: Check = async ({ pool, db }) => {
   const problems: string[] = [];
   const facts: string[] = [];
   const present =
@@ -36,40 +37,21 @@ export const checkJobs: Check = async ({ pool }) => {
     facts.push(
       `Claim index: ${claim?.name ?? 'missing'}; dedupe index: ${dedupe?.name ?? 'missing'}; lease index: ${lease?.name ?? 'missing'}`,
     );
-    const byStatus = await attempt(
-      problems,
-      'counting jobs',
-      async () => (await pool.query<{ status: string; n: number }>('SELECT status, count(*) AS n FROM job_queue GROUP BY status')).rows,
-    );
-    const count = (s: string) => byStatus?.find((r) => r.status === s)?.n ?? 0;
-    const total = (byStatus ?? []).reduce((sum, r) => sum + r.n, 0);
-    facts.push(
-      `Total jobs: ${total} (pending ${count('pending')}, in progress ${count('in_progress')}, completed ${count('completed')}, failed ${count('failed')}, cancelled ${count('cancelled')})`,
-    );
-    const types = await attempt(
-      problems,
-      'listing job types',
-      async () =>
-        (
-          await pool.query<{ job_type: string; n: number }>(
-            'SELECT job_type, count(*) AS n FROM job_queue GROUP BY job_type ORDER BY job_type',
-          )
-        ).rows,
-    );
-    if (types && types.length > 0) facts.push(`Job types: ${types.map((t) => `${t.job_type} (${t.n})`).join(', ')}`);
+    const counts = await attempt(problems, 'counting jobs', () => jobCounts(db));
+    if (counts) {
+      const total = counts.reduce((sum, c) => sum + c.count, 0);
+      facts.push(
+        `Total jobs: ${total} (pending ${countOf(counts, 'pending')}, in progress ${countOf(counts, 'in_progress')}, completed ${countOf(counts, 'completed')}, failed ${countOf(counts, 'failed')}, cancelled ${countOf(counts, 'cancelled')})`,
+      );
+      const byType = new Map<string, number>();
+      for (const c of counts) byType.set(c.job_type, (byType.get(c.job_type) ?? 0) + c.count);
+      if (byType.size > 0) facts.push(`Job types: ${[...byType].map(([type, n]) => `${type} (${n})`).join(', ')}`);
+    }
   }
   facts.push(`Job types with a handler: ${builtInJobTypes().names().join(', ')}`);
-  const workers = await attempt(
-    problems,
-    'reading workers',
-    async () =>
-      (
-        await pool.query<{ live: number; total: number }>(
-          `SELECT count(*) FILTER (WHERE stopped_at IS NULL AND last_heartbeat_at > now() - interval '2 minutes') AS live, count(*) AS total FROM workers`,
-        )
-      ).rows[0],
-  );
-  if (workers) facts.push(`Workers: ${workers.live} live (heartbeat in the last 2 minutes); start one with \`cesar worker\``);
+  const workers = await attempt(problems, 'reading workers', () => workerCounts(db));
+  if (workers)
+    facts.push(`Workers: ${workers.live} live (heartbeat in the last ${liveWorkerSeconds / 60} minutes); start one with \`cesar worker\``);
   return {
     passed: problems.length === 0,
     summary: problems.length === 0 ? 'job queue tables and indexes ready' : 'job queue not ready',

@@ -1,6 +1,11 @@
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import type { Database } from '../db/types.js';
+import { NotFoundError, StateError } from '../errors.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { enqueue } from '../queue/enqueue.js';
+import { cancelJob } from '../queue/jobs.js';
+import { workerCounts } from '../read-model/index.js';
 
 export interface LiveCheck {
   name: 'API' | 'WORKER' | 'CANARY';
@@ -10,12 +15,15 @@ export interface LiveCheck {
 
 export interface LiveOptions {
   pool: pg.Pool;
+  db: Kysely<Database>;
   /** Base URL of the running API, or undefined when none could be found (with why). */
   apiUrl: string | undefined;
   apiMissingReason?: string;
   /** A worker heartbeat older than this is stale. */
   heartbeatMaxAgeSeconds: number;
   canaryTimeoutMs: number;
+  /** The canary's payload (default {}); tests make it sleep. */
+  canaryPayload?: { sleep_ms?: number };
 }
 
 /**
@@ -25,19 +33,15 @@ export interface LiveOptions {
 export async function runLiveChecks(options: LiveOptions): Promise<LiveCheck[]> {
   const checks: LiveCheck[] = [];
   checks.push(await checkApi(options));
-  const { rows } = await options.pool.query<{ n: number; newest: Date | null }>(
-    `SELECT count(*) FILTER (WHERE last_heartbeat_at > now() - $1 * interval '1 second') AS n, max(last_heartbeat_at) AS newest
-       FROM workers WHERE stopped_at IS NULL`,
-    [options.heartbeatMaxAgeSeconds],
-  );
-  const fresh = rows[0]?.n ?? 0;
+  const workers = await workerCounts(options.db, options.heartbeatMaxAgeSeconds);
+  const fresh = workers.fresh;
   checks.push({
     name: 'WORKER',
     passed: fresh > 0,
     summary:
       fresh > 0
         ? `${fresh} worker(s) with a heartbeat in the last ${options.heartbeatMaxAgeSeconds} s`
-        : `no worker heartbeat in the last ${options.heartbeatMaxAgeSeconds} s${rows[0]?.newest ? ` (newest ${rows[0].newest.toISOString()})` : ''}: is a worker running?`,
+        : `no worker heartbeat in the last ${options.heartbeatMaxAgeSeconds} s${workers.newest_heartbeat_at ? ` (newest ${workers.newest_heartbeat_at})` : ''}: is a worker running?`,
   });
   checks.push(
     fresh > 0 ? await checkCanary(options) : { name: 'CANARY', passed: false, summary: 'not tried: no live worker would take it' },
@@ -66,14 +70,15 @@ async function checkApi(options: LiveOptions): Promise<LiveCheck> {
 
 async function checkCanary(options: LiveOptions): Promise<LiveCheck> {
   const started = performance.now();
-  const job = await enqueue(options.pool, { type: 'canary', payload: {}, maxAttempts: 1 }, builtInJobTypes());
+  const job = await enqueue(options.pool, { type: 'canary', payload: options.canaryPayload ?? {}, maxAttempts: 1 }, builtInJobTypes());
   const deadline = started + options.canaryTimeoutMs;
+  let status: string | undefined;
   while (performance.now() < deadline) {
     const { rows } = await options.pool.query<{ status: string; last_error: string | null }>(
       'SELECT status, last_error FROM job_queue WHERE id = $1',
       [job.id],
     );
-    const status = rows[0]?.status;
+    status = rows[0]?.status;
     if (status === 'completed') {
       return {
         name: 'CANARY',
@@ -86,14 +91,33 @@ async function checkCanary(options: LiveOptions): Promise<LiveCheck> {
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  await options.pool.query(
-    `UPDATE job_queue SET status = 'cancelled', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
-                             WHERE id = $1 AND status IN ('pending', 'in_progress')`,
-    [job.id],
-  );
+  // The queue's own cancel: a canary already running has its attempt closed, and its worker learns of
+  // it through its lease; one that completed meanwhile is left as it is.
+  try {
+    await cancelJob(options.pool, job.id);
+  } catch (err) {
+    if (!(err instanceof StateError || err instanceof NotFoundError)) throw err;
+    return checkCanaryOutcome(options, job.id, started);
+  }
+  const seconds = options.canaryTimeoutMs / 1000;
   return {
     name: 'CANARY',
     passed: false,
-    summary: `canary job ${job.id} did not complete within ${options.canaryTimeoutMs / 1000} s (cancelled it): no worker is taking jobs`,
+    summary:
+      status === 'in_progress'
+        ? `canary job ${job.id} was taken by a worker but did not complete within ${seconds} s (cancelled it): is the worker stuck?`
+        : `canary job ${job.id} did not complete within ${seconds} s (cancelled it): no worker is taking jobs`,
   };
+}
+
+/** The canary ended between the last look and the cancel: report how. */
+async function checkCanaryOutcome(options: LiveOptions, id: number, started: number): Promise<LiveCheck> {
+  const { rows } = await options.pool.query<{ status: string; last_error: string | null }>(
+    'SELECT status, last_error FROM job_queue WHERE id = $1',
+    [id],
+  );
+  const ms = (performance.now() - started).toFixed(1);
+  if (rows[0]?.status === 'completed')
+    return { name: 'CANARY', passed: true, summary: `canary job ${id} completed in ${ms} ms (enqueue to completion)` };
+  return { name: 'CANARY', passed: false, summary: `canary job ${id} ${rows[0]?.status ?? 'vanished'}: ${rows[0]?.last_error ?? ''}` };
 }

@@ -1,10 +1,13 @@
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import type { Database } from '../db/types.js';
 
 export const checkNames = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_FLOW'] as const;
 export type CheckName = (typeof checkNames)[number];
 
 export interface CheckContext {
   pool: pg.Pool;
+  db: Kysely<Database>;
 }
 
 export interface CheckResult {

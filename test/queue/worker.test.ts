@@ -133,7 +133,7 @@ describe('worker (library, real PostgreSQL)', () => {
     );
 
     const retried = await retryJob(handle.pool, id);
-    assert.deepEqual([retried.status, retried.maxAttempts], ['pending', 10]);
+    assert.deepEqual([retried.status, retried.max_attempts], ['pending', 10]);
   });
 
   it('times out a slow attempt and counts it as timed_out', async () => {

@@ -1,0 +1,42 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/types.js';
+import { iso } from './time.js';
+
+export interface SyncSystemView {
+  system: string;
+  kind: string;
+  enabled: boolean;
+  /** never_run, running, ok, error; "no status row" when the system has none. */
+  status: string;
+  last_success_at: string | null;
+  last_error: string | null;
+  /** Seconds since the last successful sync (the database's clock); null when it never succeeded. */
+  lag_seconds: number | null;
+}
+
+/** Each configured sync system with its state. */
+export async function listSyncSystems(db: Kysely<Database>): Promise<SyncSystemView[]> {
+  const rows = await db
+    .selectFrom('sync_systems as s')
+    .leftJoin('sync_status as st', 'st.system_name', 's.name')
+    .select([
+      's.name',
+      's.kind',
+      's.enabled',
+      'st.status',
+      'st.last_success_at',
+      'st.last_error',
+      sql<number | null>`EXTRACT(EPOCH FROM now() - st.last_success_at)::float8`.as('lag_seconds'),
+    ])
+    .orderBy('s.name')
+    .execute();
+  return rows.map((s) => ({
+    system: s.name,
+    kind: s.kind,
+    enabled: s.enabled,
+    status: s.status ?? 'no status row',
+    last_success_at: iso(s.last_success_at),
+    last_error: s.last_error,
+    lag_seconds: s.lag_seconds,
+  }));
+}

@@ -6,6 +6,7 @@
 export { type Config, loadConfig } from './config.js';
 export { connect, createPool, type DatabaseHandle, openDatabase } from './db/connect.js';
 export { acquireEmbedded, type EmbeddedLease, type EmbeddedOptions } from './db/embedded.js';
+export { acquireLease, releaseLease } from './db/leases.js';
 export { migrate, migrationStatus, readMigrationFiles } from './db/migrator.js';
 export { type TransactionOptions, withTransaction } from './db/transaction.js';
 export type { Database } from './db/types.js';
@@ -22,6 +23,7 @@ export {
 } from './errors.js';
 export { builtInJobTypes } from './jobs/index.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
+export { MaintenanceRunner, type MaintenanceTask } from './maintenance/runner.js';
 export { type EnqueuedJob, enqueue, enqueueMany, type NewJob } from './queue/enqueue.js';
 export {
   defineJobType,

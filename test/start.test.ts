@@ -142,7 +142,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
       [post('/api/jobs', [1, 2]), 400, 'invalid_input'],
       [post('/api/jobs', { type: 'nope' }), 400, 'invalid_input', 'type'],
       [post('/api/jobs', { type: 'canary', priority: 'high' }), 400, 'invalid_input', 'priority'],
-      [post('/api/jobs', { type: 'canary', payload: { sleep_ms: -5 } }), 400, 'invalid_input', 'payload'],
+      [post('/api/jobs', { type: 'canary', payload: { sleep_ms: -5 } }), 400, 'invalid_input', 'payload.sleep_ms'],
       [post('/api/jobs', { type: 'canary', evil: "'; DROP TABLE job_queue; --" }), 400, 'invalid_input', 'evil'],
       [post('/api/jobs', { type: "canary'; DROP TABLE job_queue; --" }), 400, 'invalid_input', 'type'],
       [post('/api/jobs', { type: 'canary', run_at: 'tomorrow' }), 400, 'invalid_input', 'run_at'],

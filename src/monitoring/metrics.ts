@@ -1,5 +1,7 @@
-import type pg from 'pg';
+import type { Kysely } from 'kysely';
 import client from 'prom-client';
+import type { Database } from '../db/types.js';
+import { attemptCounts, attemptDurationBuckets, jobCounts, listSyncSystems, workerCounts, workflowRunCounts } from '../read-model/index.js';
 
 /** Upper bounds (seconds) of the job attempt duration histogram. */
 const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -9,16 +11,16 @@ const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
  * whole system (every worker on every machine). Counts cover the retained history
  * (CESAR_JOB_RETENTION): they fall when old jobs are pruned, so use rate() over shorter windows.
  */
-export function createMetrics(pool: pg.Pool): { contentType: string; render(): Promise<string> } {
+export function createMetrics(db: Kysely<Database>): { contentType: string; render(): Promise<string> } {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cesar_api_' });
-  const jobs = new client.Gauge({
+  const jobsGauge = new client.Gauge({
     name: 'cesar_jobs',
     help: 'Jobs by type and state',
     labelNames: ['type', 'status'],
     registers: [registry],
   });
-  const attempts = new client.Gauge({
+  const attemptsGauge = new client.Gauge({
     name: 'cesar_job_attempts',
     help: 'Job attempts by type and outcome (retained history)',
     labelNames: ['type', 'outcome'],
@@ -36,69 +38,52 @@ export function createMetrics(pool: pg.Pool): { contentType: string; render(): P
     labelNames: ['system'],
     registers: [registry],
   });
-  const workers = new client.Gauge({
+  const workersLive = new client.Gauge({
     name: 'cesar_workers_live',
-    help: 'Workers with a heartbeat in the last 2 minutes',
+    help: 'Live workers (heartbeat within the live window, 2 minutes)',
     registers: [registry],
   });
 
   return {
     contentType: registry.contentType,
     async render() {
-      const [j, a, w, s, live, durations] = await Promise.all([
-        pool.query<{ job_type: string; status: string; n: number }>('SELECT job_type, status, count(*) AS n FROM job_queue GROUP BY 1, 2'),
-        pool.query<{ job_type: string; outcome: string; n: number }>(
-          'SELECT q.job_type, a.outcome, count(*) AS n FROM job_attempts a JOIN job_queue q ON q.id = a.job_id GROUP BY 1, 2',
-        ),
-        pool.query<{ name: string; status: string; n: number }>(
-          'SELECT t.name, e.status, count(*) AS n FROM workflow_executions e JOIN workflow_templates t ON t.id = e.template_id GROUP BY 1, 2',
-        ),
-        pool.query<{ system_name: string; lag: number | null }>(
-          'SELECT system_name, EXTRACT(EPOCH FROM now() - last_success_at)::float8 AS lag FROM sync_status',
-        ),
-        pool.query<{ n: number }>(
-          `SELECT count(*) AS n FROM workers WHERE stopped_at IS NULL AND last_heartbeat_at > now() - interval '2 minutes'`,
-        ),
-        pool.query<{ job_type: string; le: number | null; n: number; total: number }>(
-          `SELECT q.job_type, b.le, count(*) FILTER (WHERE EXTRACT(EPOCH FROM a.finished_at - a.started_at) <= b.le) AS n,
-                  sum(EXTRACT(EPOCH FROM a.finished_at - a.started_at))::float8 AS total
-             FROM job_attempts a
-             JOIN job_queue q ON q.id = a.job_id
-            CROSS JOIN unnest($1::float8[]) AS b(le)
-            WHERE a.finished_at IS NOT NULL
-            GROUP BY 1, 2`,
-          [durationBuckets],
-        ),
+      const [jobs, attempts, runs, sync, workers, durations] = await Promise.all([
+        jobCounts(db),
+        attemptCounts(db),
+        workflowRunCounts(db),
+        listSyncSystems(db),
+        workerCounts(db),
+        attemptDurationBuckets(db, durationBuckets),
       ]);
-      jobs.reset();
-      for (const r of j.rows) jobs.set({ type: r.job_type, status: r.status }, r.n);
-      attempts.reset();
-      for (const r of a.rows) attempts.set({ type: r.job_type, outcome: r.outcome }, r.n);
+      jobsGauge.reset();
+      for (const r of jobs) jobsGauge.set({ type: r.job_type, status: r.status }, r.count);
+      attemptsGauge.reset();
+      for (const r of attempts) attemptsGauge.set({ type: r.job_type, outcome: r.outcome }, r.count);
       workflowRuns.reset();
-      for (const r of w.rows) workflowRuns.set({ template: r.name, status: r.status }, r.n);
+      for (const r of runs) workflowRuns.set({ template: r.template, status: r.status }, r.count);
       syncLag.reset();
-      for (const r of s.rows) if (r.lag !== null) syncLag.set({ system: r.system_name }, r.lag);
-      workers.set(live.rows[0]?.n ?? 0);
-      return (await registry.metrics()) + histogram(durations.rows, a.rows);
+      for (const r of sync) if (r.lag_seconds !== null) syncLag.set({ system: r.system }, r.lag_seconds);
+      workersLive.set(workers.live);
+      return (await registry.metrics()) + histogram(durations, attempts);
     },
   };
 }
 
 /** The attempt-duration histogram in Prometheus text format (bucket counts come from SQL). */
 function histogram(
-  rows: Array<{ job_type: string; le: number | null; n: number; total: number }>,
-  attempts: Array<{ job_type: string; outcome: string; n: number }>,
+  rows: Array<{ job_type: string; le: number; count: number; total_seconds: number }>,
+  attempts: Array<{ job_type: string; outcome: string; count: number }>,
 ): string {
   const name = 'cesar_job_attempt_duration_seconds';
   const lines = [`# HELP ${name} Duration of finished job attempts (retained history)`, `# TYPE ${name} histogram`];
   const types = [...new Set(rows.map((r) => r.job_type))].sort();
   for (const type of types) {
     const label = type.replace(/["\\\n]/g, '_');
-    const ofType = rows.filter((r) => r.job_type === type).sort((x, y) => (x.le ?? 0) - (y.le ?? 0));
-    for (const r of ofType) lines.push(`${name}_bucket{type="${label}",le="${r.le}"} ${r.n}`);
-    const count = attempts.filter((x) => x.job_type === type && x.outcome !== 'running').reduce((s, x) => s + x.n, 0);
+    const ofType = rows.filter((r) => r.job_type === type).sort((x, y) => x.le - y.le);
+    for (const r of ofType) lines.push(`${name}_bucket{type="${label}",le="${r.le}"} ${r.count}`);
+    const count = attempts.filter((x) => x.job_type === type && x.outcome !== 'running').reduce((s, x) => s + x.count, 0);
     lines.push(`${name}_bucket{type="${label}",le="+Inf"} ${count}`);
-    lines.push(`${name}_sum{type="${label}"} ${ofType[0]?.total ?? 0}`);
+    lines.push(`${name}_sum{type="${label}"} ${ofType[0]?.total_seconds ?? 0}`);
     lines.push(`${name}_count{type="${label}"} ${count}`);
   }
   return `${lines.join('\n')}\n`;

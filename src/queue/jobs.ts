@@ -34,32 +34,3 @@ async function stateError(db: Queryable, id: number, verb: string, rule: string)
   if (!rows[0]) return new NotFoundError(`no job ${id}`, 'list jobs with `cesar jobs list`');
   return new StateError(`job ${id} is ${rows[0].status} and cannot be ${verb}: ${rule}`);
 }
-
-// ---- TEMPORARY (until the API reads through the read model): the same reads over a pool.
-import type { AttemptView, JobDetailView, ListJobsOptions } from '../read-model/jobs.js';
-import { jobColumns } from './queries.js';
-
-/** @deprecated read through src/read-model (listJobs over Kysely). */
-export async function listJobs(db: Queryable, options: ListJobsOptions = {}): Promise<JobView[]> {
-  const { rows } = await db.query<JobRow>({
-    text: `SELECT ${jobColumns} FROM job_queue
-            WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2) AND ($3::bigint IS NULL OR id < $3)
-            ORDER BY id DESC LIMIT $4`,
-    values: [options.status ?? null, options.type ?? null, options.beforeId ?? null, options.limit ?? 50],
-  });
-  return rows.map(toJobView);
-}
-
-/** @deprecated read through src/read-model (getJob over Kysely). */
-export async function getJob(db: Queryable, id: number): Promise<JobDetailView | undefined> {
-  checkJobId(id);
-  const { rows } = await db.query<JobRow>({ text: `SELECT ${jobColumns} FROM job_queue WHERE id = $1`, values: [id] });
-  if (!rows[0]) return undefined;
-  const { rows: attempts } = await db.query<AttemptView>({
-    text: `SELECT attempt, worker_id, to_json(started_at)#>>'{}' AS started_at, to_json(finished_at)#>>'{}' AS finished_at, outcome, error, error_stack
-             FROM job_attempts WHERE job_id = $1 ORDER BY attempt`,
-    values: [id],
-  });
-  const { attempts: attemptCount, ...job } = toJobView(rows[0]);
-  return { ...job, attempt_count: attemptCount, attempts };
-}

@@ -5,19 +5,15 @@ import { type Listener, listen } from '../db/listen.js';
 import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
-import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
-import type { JobContext, JobTypeRegistry, RunnableJobType } from './job-types.js';
-import {
-  claimSql,
-  completeSql,
-  failSql,
-  heartbeatSql,
-  pruneSql,
-  registerWorkerSql,
-  rescueSql,
-  returnSql,
-  stopWorkerSql,
-} from './queries.js';
+import { pruneJobsTask } from '../maintenance/prune-jobs.js';
+import { rescueJobsTask } from '../maintenance/rescue-jobs.js';
+import { MaintenanceRunner, type MaintenanceTask } from '../maintenance/runner.js';
+import { type BackoffPolicy, defaultBackoff } from './backoff.js';
+import { type ClaimedJob, Claimer } from './claimer.js';
+import { Completer } from './completer.js';
+import { abortJob, Executor, type RunningJob } from './executor.js';
+import type { JobTypeRegistry } from './job-types.js';
+import { heartbeatSql, registerWorkerSql, stopWorkerSql } from './queries.js';
 
 export interface WorkerOptions {
   pool: Queryable;
@@ -41,35 +37,8 @@ export interface WorkerOptions {
   backoff?: BackoffPolicy;
   /** Claim up to this many jobs ahead of free slots, to save round trips (default: concurrency). */
   prefetch?: number;
-}
-
-interface ClaimedJob {
-  id: number;
-  job_type: string;
-  payload: Record<string, unknown>;
-  attempts: number;
-  max_attempts: number;
-  queue: string;
-}
-
-interface RunningJob {
-  job: ClaimedJob;
-  /** Why it was aborted: decides what (if anything) gets written. */
-  abortReason?: 'timeout' | 'shutdown' | 'lease_lost';
-  abortError?: Error;
-  /** Made when the handler first reads ctx.signal (most never do: an AbortController per job costs). */
-  controller?: AbortController;
-  /** Settles the attempt as aborted, whether or not the handler honours its signal. */
-  rejectAttempt?: (reason: Error) => void;
-  done: Promise<void>;
-}
-
-interface Failure {
-  jobId: number;
-  outcome: 'failed' | 'timed_out';
-  error: string;
-  stack: string | null;
-  delayMs: number;
+  /** More periodic tasks for the worker's maintenance runner, beside the rescue and the pruning of jobs. */
+  maintenance?: MaintenanceTask[];
 }
 
 export interface WorkerStats {
@@ -84,33 +53,57 @@ export interface WorkerStats {
 }
 
 /**
- * A worker process's engine: claims jobs with FOR UPDATE SKIP LOCKED, runs up to `concurrency` at
- * once, wakes on LISTEN/NOTIFY and polls as the fallback, keeps leases alive by heartbeat, records
- * every attempt, retries with backoff, rescues jobs of dead workers and prunes old history.
- * Completions and failures are written in batches: while one write is in flight, the next gathers.
+ * A worker process's engine, composed of: the claimer (claims with FOR UPDATE SKIP LOCKED), the
+ * executor (runs one attempt), the completer (writes results in batches) and a maintenance runner
+ * (rescues jobs of dead workers, prunes old history). The worker itself keeps the local buffer of
+ * claimed jobs, runs up to `concurrency` at once, wakes on LISTEN/NOTIFY with polling as the
+ * fallback, and keeps its leases alive by heartbeat.
  */
 export class Worker {
   readonly id: string;
   readonly stats: WorkerStats = { claimQueries: 0, writeQueries: 0, claimed: 0, succeeded: 0, failed: 0, returned: 0, rescued: 0 };
   private readonly running = new Map<number, RunningJob>();
+  /** Claimed, not started yet. */
   private readonly ready: ClaimedJob[] = [];
-  private types: string[] = [];
-  private handlers = new Map<string, RunnableJobType>();
-  private completions: number[] = [];
-  private failures: Failure[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly completer: Completer;
+  private readonly maintenance: MaintenanceRunner;
+  /** Made at start, once the handlers are loaded. */
+  private claimer: Claimer | undefined;
+  private executor: Executor | undefined;
   private fetching: Promise<void> | undefined;
   private fetchAgain = false;
   private stopping = false;
   private listener: Listener | undefined;
-  private timers: NodeJS.Timeout[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastHeartbeatOk = Date.now();
   private idleWaiters: Array<() => void> = [];
-  private nextQueue = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const { pool, log } = options;
+    this.completer = new Completer({
+      pool,
+      workerId: this.id,
+      log,
+      stats: this.stats,
+      wake: () => this.wake(),
+      giveUp: () => this.stopping && this.leaseRunOut(),
+    });
+    this.maintenance = new MaintenanceRunner({ pool, holder: this.id, log });
+    this.maintenance.add(
+      rescueJobsTask({
+        pool,
+        log,
+        everyMs: Math.max(1000, options.leaseSeconds * 500),
+        onRescued: (count) => {
+          this.stats.rescued += count;
+          this.wake();
+        },
+      }),
+    );
+    this.maintenance.add(pruneJobsTask({ pool, log, retentionMs: options.retentionMs }));
+    for (const task of options.maintenance ?? []) this.maintenance.add(task);
   }
 
   private get log(): Logger {
@@ -125,10 +118,25 @@ export class Worker {
         `job type ${name} cannot run here: its handler failed to load (${err.message}); its jobs stay pending for another worker`,
       );
     }
-    this.handlers = loaded;
-    this.types = [...loaded.keys()].sort();
+    this.claimer = new Claimer({
+      pool: o.pool,
+      workerId: this.id,
+      queues: o.queues,
+      types: [...loaded.keys()].sort(),
+      leaseSeconds: o.leaseSeconds,
+      stats: this.stats,
+    });
+    this.executor = new Executor({
+      handlers: loaded,
+      db: o.db,
+      pool: o.pool,
+      log: this.log,
+      backoff: o.backoff ?? defaultBackoff,
+      stats: this.stats,
+      results: this.completer,
+      onSettled: (entry) => this.settled(entry),
+    });
     await o.pool.query({ text: registerWorkerSql, values: [this.id, os.hostname(), process.pid, o.queues, o.concurrency, o.version] });
-    await this.rescue();
     if (o.listenUrl) this.listener = listen(o.listenUrl, 'cesar_jobs', () => this.wake(), this.log);
     this.log.info(`Polling for jobs every ${(o.pollIntervalMs / 1000).toFixed(1)} seconds`, {
       worker: this.id,
@@ -137,19 +145,16 @@ export class Worker {
       listen: Boolean(o.listenUrl),
     });
     this.schedulePoll();
-    this.every((o.leaseSeconds * 1000) / 3, () => this.heartbeat());
-    this.every(Math.max(1000, o.leaseSeconds * 500), () => this.rescue());
-    this.every(10 * 60_000, () => this.prune());
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), (o.leaseSeconds * 1000) / 3);
+    this.maintenance.start();
     this.wake();
-    // Prune in the background at start too, so that history older than the retention goes soon.
-    setTimeout(() => void this.prune(), 1000).unref();
   }
 
   /** Stop claiming, let running jobs finish within the grace period, return the rest, write everything. */
   async stop(force?: AbortSignal): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
+    const maintenanceStopped = this.maintenance.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await this.listener?.stop();
     await this.fetching;
@@ -168,11 +173,14 @@ export class Worker {
       clearTimeout(graceTimer);
     }
     const unfinished = [...this.running.values()];
-    for (const r of unfinished) this.abort(r, 'shutdown');
+    for (const r of unfinished) abortJob(r, 'shutdown');
     await Promise.all(unfinished.map((r) => r.done));
-    await this.flush();
+    // The heartbeat kept the leases of jobs running through the grace period; none is left now.
+    clearInterval(this.heartbeatTimer);
+    await this.completer.flush();
     const toReturn = [...unstarted, ...unfinished.map((r) => r.job)];
-    if (toReturn.length > 0) await this.giveBack(toReturn);
+    if (toReturn.length > 0) await this.completer.giveBack(toReturn);
+    await maintenanceStopped;
     await this.options.pool.query({ text: stopWorkerSql, values: [this.id] }).catch(() => undefined);
     const { claimed, succeeded, failed, returned, rescued } = this.stats;
     this.log.info('Worker stopped', { claimed, succeeded, failed, returned, rescued });
@@ -184,9 +192,14 @@ export class Worker {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Write every pending completion and failure; resolves when all are written. */
+  flush(): Promise<void> {
+    return this.completer.flush();
+  }
+
   /** Start buffered jobs, and claim if there is room: on NOTIFY, on the poll, and whenever a slot frees. */
   wake(): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.claimer) return;
     if (this.fetching) {
       this.fetchAgain = true;
       return;
@@ -217,12 +230,11 @@ export class Worker {
         this.startReady();
         const want = this.wanted();
         if (want === 0) break;
-        if (Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {
+        if (this.leaseRunOut()) {
           this.log.warn('not claiming: heartbeats have failed for longer than the lease');
           break;
         }
-        const rows = await this.claim(want);
-        this.stats.claimed += rows.length;
+        const rows = await this.claimer!.claim(want);
         this.ready.push(...rows);
         this.startReady();
         if (rows.length === want) this.fetchAgain = true;
@@ -232,199 +244,24 @@ export class Worker {
     }
   }
 
-  /** Claim up to `want` jobs, taking the queues in turn (the first queue rotates for fairness). */
-  private async claim(want: number): Promise<ClaimedJob[]> {
-    const queues = this.options.queues;
-    const first = this.nextQueue++ % queues.length;
-    const claimed: ClaimedJob[] = [];
-    for (let i = 0; i < queues.length && claimed.length < want; i++) {
-      this.stats.claimQueries += 1;
-      const { rows } = await this.options.pool.query<ClaimedJob>({
-        name: 'cesar_claim',
-        text: claimSql,
-        values: [queues[(first + i) % queues.length], want - claimed.length, this.id, this.options.leaseSeconds, this.types],
-      });
-      claimed.push(...rows);
-    }
-    return claimed;
-  }
-
   private startReady(): void {
     while (!this.stopping && this.running.size < this.options.concurrency && this.ready.length > 0) {
-      this.run(this.ready.shift()!);
+      const job = this.ready.shift()!;
+      // Settling is always asynchronous, so the entry is in the map before its attempt ends.
+      this.running.set(job.id, this.executor!.run(job));
     }
   }
 
-  private run(job: ClaimedJob): void {
-    const type = this.handlers.get(job.job_type)!;
-    const entry: RunningJob = { job, done: Promise.resolve() };
-    const started = performance.now();
-    this.running.set(job.id, entry);
-    const timeout = setTimeout(() => this.abort(entry, 'timeout'), type.spec.timeoutMs);
-    const ctx = this.contextFor(entry);
-    entry.done = (async () => {
-      try {
-        await new Promise<void>((resolve, reject) => {
-          entry.rejectAttempt = reject;
-          try {
-            // Promise.resolve: a plain-JavaScript handler may return a value rather than a promise.
-            Promise.resolve(type.run(ctx)).then(() => resolve(), reject);
-          } catch (err) {
-            reject(err);
-          }
-        });
-        this.stats.succeeded += 1;
-        this.completions.push(job.id);
-        this.log.info(
-          `Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`,
-        );
-      } catch (err) {
-        this.settleFailure(entry, err, ctx.log);
-      } finally {
-        clearTimeout(timeout);
-        this.running.delete(job.id);
-        this.scheduleFlush();
-        if (this.running.size === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
-        this.wake();
-      }
-    })();
+  /** An attempt ended (its outcome is with the completer): free its slot. */
+  private settled(entry: RunningJob): void {
+    this.running.delete(entry.job.id);
+    if (this.running.size === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.wake();
   }
 
-  /** The handler's context; its signal and logger are made on first use. */
-  private contextFor(entry: RunningJob): JobContext {
-    const { job } = entry;
-    const worker = this;
-    let log: Logger | undefined;
-    return {
-      jobId: job.id,
-      jobType: job.job_type,
-      payload: job.payload,
-      attempt: job.attempts,
-      maxAttempts: job.max_attempts,
-      db: this.options.db,
-      pool: this.options.pool,
-      get signal() {
-        if (!entry.controller) {
-          entry.controller = new AbortController();
-          if (entry.abortError) entry.controller.abort(entry.abortError);
-        }
-        return entry.controller.signal;
-      },
-      get log() {
-        log ??= worker.log.child({ jobId: job.id });
-        return log;
-      },
-    };
-  }
-
-  private settleFailure(entry: RunningJob, err: unknown, log: Logger): void {
-    const { job } = entry;
-    if (entry.abortReason === 'shutdown') return; // returned to the queue by stop()
-    if (entry.abortReason === 'lease_lost') {
-      log.warn('lease lost (job cancelled, or taken over after the lease expired): its outcome is not recorded');
-      return;
-    }
-    const timedOut = entry.abortReason === 'timeout';
-    const error = err instanceof Error ? err : new Error(String(err));
-    const message = timedOut ? `timed out after ${this.handlers.get(job.job_type)!.spec.timeoutMs} ms` : error.message;
-    const dead = job.attempts >= job.max_attempts;
-    const delayMs = dead ? 0 : backoffDelayMs(job.attempts, this.options.backoff ?? defaultBackoff);
-    this.stats.failed += 1;
-    log.warn(
-      `Job ${job.id} ${job.job_type} attempt ${job.attempts} ${dead ? `failed for good (${job.attempts} of ${job.max_attempts} attempts made): ${message}` : `failed, retrying in ${(delayMs / 1000).toFixed(1)} s: ${message}`}`,
-    );
-    this.failures.push({
-      jobId: job.id,
-      outcome: timedOut ? 'timed_out' : 'failed',
-      error: message,
-      stack: timedOut ? null : (error.stack ?? null),
-      delayMs,
-    });
-  }
-
-  private abort(entry: RunningJob, reason: NonNullable<RunningJob['abortReason']>): void {
-    if (entry.abortReason) return;
-    entry.abortReason = reason;
-    entry.abortError = new Error(reason === 'timeout' ? 'job timed out' : reason === 'shutdown' ? 'worker shutting down' : 'lease lost');
-    entry.controller?.abort(entry.abortError);
-    entry.rejectAttempt?.(entry.abortError);
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushing || (this.completions.length === 0 && this.failures.length === 0)) return;
-    const drain = async (): Promise<void> => {
-      while (this.completions.length > 0 || this.failures.length > 0) await this.writeBatch();
-    };
-    // Cleared in .finally, which runs after this assignment even when drain() settles at once.
-    this.flushing = drain().finally(() => {
-      this.flushing = undefined;
-    });
-  }
-
-  /** Write every pending completion and failure; resolves when all are written. */
-  async flush(): Promise<void> {
-    while (this.flushing || this.completions.length > 0 || this.failures.length > 0) {
-      if (this.flushing) await this.flushing;
-      else this.scheduleFlush();
-    }
-  }
-
-  private async writeBatch(): Promise<void> {
-    const completions = this.completions.splice(0);
-    const failures = this.failures.splice(0);
-    try {
-      if (completions.length > 0) {
-        this.stats.writeQueries += 1;
-        await this.options.pool.query({
-          name: 'cesar_complete',
-          text: completeSql,
-          values: [this.id, completions],
-        });
-      }
-      if (failures.length > 0) {
-        this.stats.writeQueries += 1;
-        const { rows } = await this.options.pool.query<{ id: number; status: string; run_at: Date }>({
-          name: 'cesar_fail',
-          text: failSql,
-          values: [
-            this.id,
-            failures.map((f) => f.jobId),
-            failures.map((f) => f.outcome),
-            failures.map((f) => f.error),
-            failures.map((f) => f.stack),
-            failures.map((f) => f.delayMs),
-          ],
-        });
-        // Wake when the retries are due rather than at the next poll.
-        for (const r of rows) {
-          if (r.status !== 'pending') continue;
-          const timer = setTimeout(() => this.wake(), Math.max(0, r.run_at.getTime() - Date.now()) + 5);
-          timer.unref();
-        }
-      }
-    } catch (err) {
-      // Keep them and try again; if the lease runs out first, the rescuer hands the jobs to another worker.
-      this.log.error(`recording job results failed, retrying: ${(err as Error).message}`);
-      this.completions.unshift(...completions);
-      this.failures.unshift(...failures);
-      await new Promise((r) => setTimeout(r, 1000));
-      if (this.stopping && Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {
-        this.completions = [];
-        this.failures = [];
-      }
-    }
-  }
-
-  private async giveBack(jobs: ClaimedJob[]): Promise<void> {
-    try {
-      const { rows } = await this.options.pool.query({ text: returnSql, values: [this.id, jobs.map((j) => j.id)] });
-      this.stats.returned += rows.length;
-      if (rows.length > 0) this.log.info(`Returned ${rows.length} unfinished job(s) to the queue`);
-    } catch (err) {
-      this.log.error(
-        `could not return unfinished jobs (their leases will expire and the rescuer will retake them): ${(err as Error).message}`,
-      );
-    }
+  /** Our leases may have run out: no heartbeat has succeeded for a whole lease. */
+  private leaseRunOut(): boolean {
+    return Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000;
   }
 
   private async heartbeat(): Promise<void> {
@@ -441,45 +278,16 @@ export class Worker {
       const lost = new Set(held.filter((id) => !still.has(id)));
       for (const id of lost) {
         const entry = this.running.get(id);
-        if (entry) this.abort(entry, 'lease_lost');
+        if (entry) abortJob(entry, 'lease_lost');
       }
       for (let i = this.ready.length - 1; i >= 0; i--) if (lost.has(this.ready[i]!.id)) this.ready.splice(i, 1);
     } catch (err) {
       this.log.warn(`heartbeat failed: ${(err as Error).message}`);
-      if (Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000) {
+      if (this.leaseRunOut()) {
         // Our leases have run out: another worker may take these jobs, so stop running them.
-        for (const entry of this.running.values()) this.abort(entry, 'lease_lost');
+        for (const entry of this.running.values()) abortJob(entry, 'lease_lost');
         this.ready.splice(0);
       }
-    }
-  }
-
-  private async rescue(): Promise<void> {
-    try {
-      const { rows } = await this.options.pool.query<{ id: number; status: string }>({ name: 'cesar_rescue', text: rescueSql, values: [] });
-      if (rows.length > 0) {
-        this.stats.rescued += rows.length;
-        this.log.warn(`Rescued ${rows.length} job(s) whose worker stopped renewing its lease`, {
-          jobs: rows.map((r) => r.id).slice(0, 20),
-        });
-        this.wake();
-      }
-    } catch (err) {
-      this.log.warn(`rescuing expired leases failed: ${(err as Error).message}`);
-    }
-  }
-
-  private async prune(): Promise<void> {
-    try {
-      let total = 0;
-      for (;;) {
-        const { rowCount } = await this.options.pool.query({ text: pruneSql, values: [this.options.retentionMs / 1000, 10_000] });
-        total += rowCount ?? 0;
-        if ((rowCount ?? 0) < 10_000 || this.stopping) break;
-      }
-      if (total > 0) this.log.info(`Pruned ${total} finished job(s) older than the retention period`);
-    } catch (err) {
-      this.log.warn(`pruning finished jobs failed: ${(err as Error).message}`);
     }
   }
 
@@ -489,9 +297,5 @@ export class Worker {
       this.wake();
       if (!this.stopping) this.schedulePoll();
     }, jitter);
-  }
-
-  private every(ms: number, fn: () => Promise<void>): void {
-    this.timers.push(setInterval(() => void fn(), ms));
   }
 }

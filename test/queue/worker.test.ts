@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
 import type { JobTypeSpec } from '../../src/queue/job-types.js';
-import { cancelJob, getJob, listJobs, retryJob } from '../../src/queue/jobs.js';
+import { cancelJob, retryJob } from '../../src/queue/jobs.js';
+import { getJob, listJobs } from '../../src/read-model/index.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { inlineJobType, registryOf, runWorkerUntil, startWorker, waitFor } from '../helpers/queue.js';
 
@@ -128,7 +129,7 @@ describe('worker (library, real PostgreSQL)', () => {
     );
     assert.ok(history.every((a) => /boom on attempt/.test(a.error_stack)));
     assert.ok(
-      (await listJobs(handle.pool, { status: 'failed' })).some((j) => j.id === id),
+      (await listJobs(await handle.kysely(), { status: 'failed' })).some((j) => j.id === id),
       'dead jobs are kept and listed',
     );
 
@@ -242,7 +243,7 @@ describe('worker (library, real PostgreSQL)', () => {
       await w.stop();
     }
     assert.equal((await jobRow(d.url, id)).status, 'cancelled');
-    const job = await getJob(handle.pool, id);
+    const job = await getJob(await handle.kysely(), id);
     assert.deepEqual(
       job!.attempts.map((a) => a.outcome),
       ['cancelled'],
@@ -299,5 +300,34 @@ describe('retention', () => {
       [1003, 1004],
     );
     assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_attempts WHERE job_id = 1001'))[0]!.n, '0');
+  });
+});
+
+describe('worker maintenance', () => {
+  let d: TestDatabase;
+  before(async () => {
+    d = await createTestDatabase();
+  });
+  after(async () => {
+    await d?.drop();
+  });
+
+  it('prunes in one worker at a time, under the prune_jobs lease, which it releases on stop', async () => {
+    const workers = [await startWorker(d.url, registry), await startWorker(d.url, registry)];
+    const running = new Set(workers);
+    const holder = async () =>
+      (await sql(d.url, `SELECT holder FROM leader_leases WHERE name = 'prune_jobs'`))[0]?.holder as string | undefined;
+    try {
+      const elected = await waitFor('a worker to take the prune lease', holder, 10_000);
+      const leader = workers.find((w) => w.worker.id === elected);
+      assert.ok(leader, `the holder ${elected} is one of the workers`);
+      await new Promise((r) => setTimeout(r, 1500)); // both workers have tried by now
+      assert.equal(await holder(), elected, 'the other worker did not take it');
+      running.delete(leader);
+      await leader.stop();
+      assert.equal(await holder(), undefined, 'released on stop');
+    } finally {
+      for (const w of running) await w.stop();
+    }
   });
 });

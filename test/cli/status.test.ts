@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cesar } from './helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/db.js';
+import { cesar } from '../helpers/cli.js';
+import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
 describe('cesar status', () => {
   let d: TestDatabase;

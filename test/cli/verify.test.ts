@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { cesar } from './helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/db.js';
+import { cesar } from '../helpers/cli.js';
+import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
 const allChecks = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_FLOW'];
 const readyLine = '🎉 100% COMPLETE - SYSTEM READY FOR END-TO-END WORKFLOW!';
@@ -114,7 +114,7 @@ describe('cesar verify', () => {
   it('re-runs in place with --watch until interrupted, then exits 0', async () => {
     const d = await database();
     const { execa } = await import('execa');
-    const { cesarBin } = await import('./helpers/cli.js');
+    const { cesarBin } = await import('../helpers/cli.js');
     const child = execa(process.execPath, [cesarBin, 'verify', '--watch', '0.5', '--json'], {
       reject: false,
       extendEnv: false,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { cesar } from './helpers/cli.js';
-import { adminUrl, createTestDatabase } from './helpers/db.js';
+import { cesar } from '../helpers/cli.js';
+import { adminUrl, createTestDatabase } from '../helpers/db.js';
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -89,14 +89,15 @@ describe('cesar errors: one line, a documented exit code, no secrets', () => {
     assert.doesNotMatch(r.stderr, /pw12345/);
   });
 
-  it('says plainly that a part of a later issue is not built yet', async () => {
+  it('says plainly that a part is not built yet, in words about the product', async () => {
     const d = await createTestDatabase();
     try {
       const r = await cesar(['start', '--only', 'scheduler,dashboard'], { DATABASE_URL: d.url });
       assert.equal(r.exitCode, 78);
-      assert.match(r.stderr, /scheduler: not built yet \(arrives with the Scheduler issue\); not started/);
-      assert.match(r.stderr, /dashboard: not built yet \(arrives with the Monitoring issue\); not started/);
-      assert.match(r.stderr, /cesar: nothing to start/);
+      assert.match(r.stderr, /scheduler: the scheduler is not built yet: workflow templates do not fire on their own; not started/);
+      assert.match(r.stderr, /dashboard: the dashboard is not built yet; not started/);
+      assert.match(r.stderr, /cesar: nothing to start: --only names no built part \(built: api, worker\)/);
+      assert.doesNotMatch(r.stderr, /issue/i);
     } finally {
       await d.drop();
     }

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type pg from 'pg';
-import { migrate, migrationStatus, readMigrationFiles, schemaDir } from '../src/db/migrator.js';
-import { silentLogger } from '../src/log.js';
-import { cesar } from './helpers/cli.js';
-import { adminUrl, createTestDatabase, freshDatabaseName, openTestDatabase, sql, type TestDatabase, urlFor } from './helpers/db.js';
+import { migrate, migrationStatus, readMigrationFiles, schemaDir } from '../../src/db/migrator.js';
+import { silentLogger } from '../../src/log.js';
+import { cesar } from '../helpers/cli.js';
+import { adminUrl, createTestDatabase, freshDatabaseName, openTestDatabase, sql, type TestDatabase, urlFor } from '../helpers/db.js';
 
 const databases: TestDatabase[] = [];
 after(async () => {

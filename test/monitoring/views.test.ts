@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { refreshMonitoringViews } from '../src/monitoring/views.js';
-import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from './helpers/db.js';
+import { refreshMonitoringViews } from '../../src/monitoring/views.js';
+import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
 describe('monitoring views', () => {
   let d: TestDatabase;

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { acquireEmbedded } from '../src/db/embedded.js';
-import { silentLogger } from '../src/log.js';
-import { cesar } from './helpers/cli.js';
+import { acquireEmbedded } from '../../src/db/embedded.js';
+import { silentLogger } from '../../src/log.js';
+import { cesar } from '../helpers/cli.js';
 
 /** PIDs of postmasters running on this data directory, read from /proc. */
 function postmastersOf(pgdata: string): number[] {
@@ -100,7 +100,7 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
 
   it('recovers from an owner killed by SIGKILL: the next command uses the orphaned server and stops it', async () => {
     const { execa } = await import('execa');
-    const { cesarBin } = await import('./helpers/cli.js');
+    const { cesarBin } = await import('../helpers/cli.js');
     const watcher = execa(process.execPath, [cesarBin, 'verify', '--watch', '60', '--json'], {
       reject: false,
       extendEnv: false,
@@ -118,7 +118,7 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
 
   it('works as an ordinary user too (as root, the test runs cesar as the OS user postgres)', async (t) => {
     const { execa } = await import('execa');
-    const { cesarBin } = await import('./helpers/cli.js');
+    const { cesarBin } = await import('../helpers/cli.js');
     if (process.getuid?.() !== 0) {
       t.diagnostic('the whole suite already runs as an ordinary user; nothing more to check here');
       return;

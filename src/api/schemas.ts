@@ -1,0 +1,81 @@
+import * as v from 'valibot';
+import type { NewJob } from '../queue/enqueue.js';
+import { jobStatuses } from '../read-model/jobs.js';
+
+/** "must be WHAT; got INPUT": the validator puts the field's name in front. */
+const mustBe = (what: string) => (issue: v.BaseIssue<unknown>) => {
+  const got = typeof issue.input === 'string' ? JSON.stringify(issue.input.slice(0, 40)) : String(issue.received);
+  return `must be ${what}; got ${got}`;
+};
+
+/** An integer in a path or query string: text on the wire, a number in the handler (and in the OpenAPI document). */
+function integerText(min: number, max: number, what: string, description: string) {
+  const message = mustBe(what);
+  return v.pipe(
+    v.string(message),
+    v.regex(/^\d{1,15}$/, message),
+    v.transform(Number),
+    v.number(),
+    v.integer(),
+    v.minValue(min, message),
+    v.maxValue(max, message),
+    v.description(description),
+  );
+}
+
+const maxId = 999_999_999_999_999;
+const anyId = integerText(1, maxId, 'a positive integer of up to 15 digits', 'a job id');
+
+export const jobIdParams = v.object({ id: anyId });
+
+export const listJobsQuery = v.object({
+  status: v.optional(v.pipe(v.picklist(jobStatuses, mustBe(`one of ${jobStatuses.join(', ')}`)), v.description('only jobs in this state'))),
+  type: v.optional(v.pipe(v.string(mustBe('one job type')), v.description('only jobs of this type'))),
+  limit: v.optional(integerText(1, 1000, 'an integer from 1 to 1000', 'at most this many jobs, 1 to 1000 (default 50)')),
+  before: v.optional(
+    integerText(1, maxId, 'a positive integer of up to 15 digits', 'only jobs with a smaller id: the last id of the page before'),
+  ),
+});
+
+const integer = (description: string) =>
+  v.nullish(v.pipe(v.number(mustBe('an integer')), v.integer(mustBe('an integer')), v.description(description)));
+const isoTime = mustBe('an ISO 8601 time like 2026-01-31T09:00:00Z');
+
+/** The body of POST /api/jobs: the same fields and rules as `cesar enqueue`; enqueue checks the type and payload. */
+export const newJobBody = v.strictObject({
+  type: v.pipe(v.string(mustBe('a string (the job type)')), v.description('the job type')),
+  payload: v.optional(v.pipe(v.unknown(), v.description("a JSON object checked against the type's payload schema (default {})"))),
+  priority: integer('lower runs first (default 0)'),
+  run_at: v.nullish(
+    v.pipe(
+      v.string(isoTime),
+      v.regex(/^\d{4}-\d{2}-\d{2}/, isoTime),
+      v.check((text) => !Number.isNaN(new Date(text).getTime()), isoTime),
+      v.description('run at this time, ISO 8601 (not with delay_ms)'),
+    ),
+  ),
+  delay_ms: integer('run after this many milliseconds, up to 366 days (not with run_at)'),
+  max_attempts: integer('attempts before the job is failed for good, 1 to 1000 (default 5)'),
+  queue: v.optional(v.pipe(v.string(mustBe('a string')), v.description('queue name (default "default")'))),
+  key: v.nullish(
+    v.pipe(
+      v.string(mustBe('a string')),
+      v.description('dedupe key: while a job with this key is pending or running, that job is returned'),
+    ),
+  ),
+});
+
+export type NewJobBody = v.InferOutput<typeof newJobBody>;
+
+export function toNewJob(body: NewJobBody): NewJob {
+  return {
+    type: body.type,
+    payload: body.payload,
+    priority: body.priority ?? undefined,
+    runAt: body.run_at == null ? undefined : new Date(body.run_at),
+    delayMs: body.delay_ms ?? undefined,
+    maxAttempts: body.max_attempts ?? undefined,
+    queue: body.queue,
+    dedupeKey: body.key ?? undefined,
+  };
+}

@@ -1,0 +1,146 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { bearerMatches } from '../auth/token.js';
+import type { Logger } from '../log.js';
+import { errorAnswer, HttpError } from './errors.js';
+import type { JsonSchema, JsonSchemaDoc } from './openapi.js';
+import { collectRoutes } from './routes.js';
+import { type ValibotTypeProvider, valibotValidatorCompiler } from './validation.js';
+
+export interface ResponseDoc {
+  description: string;
+  schema?: JsonSchema;
+}
+
+/** What a route says about itself in the OpenAPI document. */
+export interface RouteDocs {
+  summary: string;
+  description?: string;
+  /**
+   * Status code → what that answer means: a string (an error status then answers the documented
+   * error shape), or an object for an answer of its own shape. 400, 401 and 413 are added from the
+   * route's schemas and `mutation`.
+   */
+  responses: Record<number, string | ResponseDoc>;
+  /** The media type of the success answers (default application/json). */
+  contentType?: string;
+  /** Documents the body with this JSON Schema instead of the one converted from `schema.body`. */
+  body?: JsonSchemaDoc;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route changes something: it needs `Authorization: Bearer <token>`. */
+    mutation?: boolean;
+    docs?: RouteDocs;
+  }
+}
+
+export type HttpApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ValibotTypeProvider>;
+
+export interface HttpAppOptions {
+  /** "API", "dashboard": names the app in log lines and error messages. */
+  name: string;
+  log: Logger;
+  /** The bearer token mutations need. */
+  token: string;
+  /** Bodies larger than this are refused with 413 (bytes). */
+  bodyLimit: number;
+}
+
+const unauthorizedMessage = 'this request needs Authorization: Bearer <token> (CESAR_API_TOKEN, or the api-token file in CESAR_HOME)';
+
+/**
+ * The one HTTP layer of cesar (the API; later the dashboard): Fastify with valibot route schemas,
+ * JSON bodies, the documented error shape `{"error": {"code", "message", "field"?}}` for every
+ * failure (404 and 405 included), the bearer token on routes marked `config: { mutation: true }`,
+ * and a debug log line per request. Fastify's own logger stays off: cesar's Logger does the logging.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const { log, bodyLimit, name } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    requestTimeout: 30_000,
+    // Node's default, as the API had before Fastify (whose default is 72 s).
+    keepAliveTimeout: 5_000,
+    // HEAD answers only where a route declares it: the routes are exactly the documented ones.
+    exposeHeadRoutes: false,
+    // During a graceful stop, requests on open connections are still answered in the documented shape.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    clientErrorHandler: answerMalformedRequest,
+  }).withTypeProvider<ValibotTypeProvider>();
+  app.server.headersTimeout = 10_000;
+
+  const routes = collectRoutes(app);
+  app.setValidatorCompiler(valibotValidatorCompiler);
+
+  // Every body is JSON, whatever the Content-Type says; routes without a body schema ignore theirs.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (request.is404 || request.routeOptions.schema?.body === undefined) return done(null, undefined);
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.mutation && !bearerMatches(request.headers.authorization, options.token)) {
+      throw new HttpError(401, 'unauthorized', unauthorizedMessage);
+    }
+  });
+  app.addHook('preValidation', async (request) => {
+    // No Content-Type and no body: nothing reached the parser.
+    if (request.routeOptions.schema?.body !== undefined && request.body === undefined) {
+      throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug(`${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)} ms`);
+  });
+
+  app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = routes.methodsFor(path);
+    if (allowed.length === 0) throw new HttpError(404, 'not_found', `no route ${path}`);
+    reply.header('Allow', allowed.join(', '));
+    throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
+  });
+
+  app.setErrorHandler(async (err, _request, reply) => {
+    const { statusCode, body } = errorAnswer(err, { log, name, bodyLimit });
+    return reply.code(statusCode).send(body);
+  });
+  return app;
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A request Node's HTTP parser refused (or that timed out): answer it in the documented shape, then drop the connection. */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['408 Request Timeout', 'request_timeout', 'the request took too long to arrive']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? ['431 Request Header Fields Too Large', 'headers_too_large', 'the request headers are too large']
+        : ['400 Bad Request', 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}

@@ -1,0 +1,136 @@
+import type { Queryable } from '../db/queryable.js';
+import type { Logger } from '../log.js';
+import type { ClaimedJob } from './claimer.js';
+import { completeSql, failSql, returnSql } from './queries.js';
+
+/** A failed attempt waiting to be written. */
+export interface Failure {
+  jobId: number;
+  outcome: 'failed' | 'timed_out';
+  error: string;
+  stack: string | null;
+  /** Retry delay; ignored when the job is out of attempts. */
+  delayMs: number;
+}
+
+/** What the completer counts (a slice of WorkerStats). */
+export interface WriteStats {
+  /** Result statements run (round trips). */
+  writeQueries: number;
+  returned: number;
+}
+
+export interface CompleterOptions {
+  pool: Queryable;
+  workerId: string;
+  log: Logger;
+  stats: WriteStats;
+  /** Called when a retry written back falls due, so that it is claimed then rather than at the next poll. */
+  wake: () => void;
+  /** After a failed write: true when retrying is pointless (stopping, and our leases are gone). */
+  giveUp: () => boolean;
+}
+
+/**
+ * Writes the outcomes of a worker's attempts. Results gather while one write is in flight; the next
+ * write takes all of them at once (one statement for completions, one for failures), so under load
+ * a round trip records many jobs. Also gives back jobs claimed but not finished, on stop.
+ */
+export class Completer {
+  private completions: number[] = [];
+  private failures: Failure[] = [];
+  private writing: Promise<void> | undefined;
+
+  constructor(private readonly options: CompleterOptions) {}
+
+  complete(jobId: number): void {
+    this.completions.push(jobId);
+    this.schedule();
+  }
+
+  fail(failure: Failure): void {
+    this.failures.push(failure);
+    this.schedule();
+  }
+
+  /** Write every pending result; resolves when all are written. */
+  async flush(): Promise<void> {
+    while (this.writing || this.pending()) {
+      if (this.writing) await this.writing;
+      else this.schedule();
+    }
+  }
+
+  /** Put jobs back to pending without counting the attempt (they were not finished here). */
+  async giveBack(jobs: ClaimedJob[]): Promise<void> {
+    const { pool, workerId, log, stats } = this.options;
+    try {
+      const { rows } = await pool.query({ text: returnSql, values: [workerId, jobs.map((j) => j.id)] });
+      stats.returned += rows.length;
+      if (rows.length > 0) log.info(`Returned ${rows.length} unfinished job(s) to the queue`);
+    } catch (err) {
+      log.error(`could not return unfinished jobs (their leases will expire and the rescuer will retake them): ${(err as Error).message}`);
+    }
+  }
+
+  private pending(): boolean {
+    return this.completions.length > 0 || this.failures.length > 0;
+  }
+
+  /** Start writing unless a write is in flight: that one's loop takes what gathers meanwhile. */
+  private schedule(): void {
+    if (this.writing) return;
+    const drain = async (): Promise<void> => {
+      while (this.pending()) await this.writeBatch();
+    };
+    // Cleared in .finally, which runs after this assignment even when drain() settles at once.
+    this.writing = drain().finally(() => {
+      this.writing = undefined;
+    });
+  }
+
+  private async writeBatch(): Promise<void> {
+    const completions = this.completions.splice(0);
+    const failures = this.failures.splice(0);
+    try {
+      if (completions.length > 0) await this.writeCompletions(completions);
+      if (failures.length > 0) await this.writeFailures(failures);
+    } catch (err) {
+      // Keep them and try again; if the lease runs out first, the rescuer hands the jobs to another worker.
+      this.options.log.error(`recording job results failed, retrying: ${(err as Error).message}`);
+      this.completions.unshift(...completions);
+      this.failures.unshift(...failures);
+      await new Promise((r) => setTimeout(r, 1000));
+      if (this.options.giveUp()) {
+        this.completions = [];
+        this.failures = [];
+      }
+    }
+  }
+
+  private async writeCompletions(jobIds: number[]): Promise<void> {
+    this.options.stats.writeQueries += 1;
+    await this.options.pool.query({ name: 'cesar_complete', text: completeSql, values: [this.options.workerId, jobIds] });
+  }
+
+  private async writeFailures(failures: Failure[]): Promise<void> {
+    this.options.stats.writeQueries += 1;
+    const { rows } = await this.options.pool.query<{ id: number; status: string; run_at: Date }>({
+      name: 'cesar_fail',
+      text: failSql,
+      values: [
+        this.options.workerId,
+        failures.map((f) => f.jobId),
+        failures.map((f) => f.outcome),
+        failures.map((f) => f.error),
+        failures.map((f) => f.stack),
+        failures.map((f) => f.delayMs),
+      ],
+    });
+    for (const r of rows) {
+      if (r.status !== 'pending') continue;
+      const timer = setTimeout(this.options.wake, Math.max(0, r.run_at.getTime() - Date.now()) + 5);
+      timer.unref();
+    }
+  }
+}

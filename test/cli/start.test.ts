@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
-import { cesar, cesarBin } from './helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/db.js';
-import { waitFor } from './helpers/queue.js';
+import { cesar, cesarBin } from '../helpers/cli.js';
+import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/queue.js';
 
 /** Child processes of pid, from /proc. */
 function childrenOf(pid: number): number[] {

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { buildProgram, type ProgramResult } from './cli/program.js';
 import { CesarError, ExitCode } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
 import { maskSecrets } from './mask.js';
-
-const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+import { packageVersion } from './package-info.js';
 
 /**
  * The CLI entry: parse, run, and map every error to one line on stderr and a documented exit code.
@@ -17,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   const result: ProgramResult = { exitCode: 0 };
   installSignalHandlers();
   try {
-    await buildProgram(packageJson.version, result).parseAsync(argv);
+    await buildProgram(packageVersion, result).parseAsync(argv);
     return result.exitCode;
   } catch (err) {
     return reportError(err, { verbose, json });

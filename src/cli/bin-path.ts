@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-info.js';
 
 /** bin/cesar.js of this installation: what `cesar start` runs for each part. */
-export const cesarBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'cesar.js');
+export const cesarBin = path.join(packageRoot, 'bin', 'cesar.js');

@@ -1,8 +1,13 @@
+import { createRequire } from 'node:module';
 import chalk from 'chalk';
-import Table from 'cli-table3';
+import type TableType from 'cli-table3';
+
+// cli-table3 and its dependencies load on the first table: `cesar enqueue` prints none.
+let Table: typeof TableType | undefined;
 
 /** A cli-table3 table; colour only where chalk allows it (TTY, no NO_COLOR, no --no-color). */
 export function renderTable(head: string[], rows: Array<Array<string | number>>, indent = ''): string {
+  Table ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
   const table = new Table({
     head: head.map((h) => chalk.bold(h)),
     style: { head: [], border: [] },

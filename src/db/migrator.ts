@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { DatabaseError, InternalError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { packageRoot } from '../package-info.js';
 
 /** schema/ of the installed package (from src/db or dist/db alike). */
-export const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
+export const schemaDir = path.join(packageRoot, 'schema');
 
 export interface MigrationFile {
   version: number;

@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
+import { describeIssue } from '../validation.js';
 
 /**
  * Job types: a cheap declaration (name, payload schema, limits) kept apart from the handler, which
@@ -131,18 +132,8 @@ export function checkPayload(spec: { name: string; payload: PayloadSchema }, pay
   }
   const result = v.safeParse(spec.payload, payload);
   if (result.success) return undefined;
-  const issue = result.issues[0];
-  const path = v.getDotPath(issue);
-  const field = path ? `payload.${path}` : 'payload';
-  if (issue.type === 'strict_object' && path) {
-    const allowed = Object.keys((spec.payload as { entries?: Record<string, unknown> }).entries ?? {});
-    return { message: `unknown field "${path}"${allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`, field };
-  }
-  // A message written in the schema ("must be ...") reads after the field's name; valibot's own stands alone.
-  return {
-    message: /^must /.test(issue.message) ? `${path || 'the payload'} ${issue.message}` : `${path || 'payload'}: ${issue.message}`,
-    field,
-  };
+  const { message, field } = describeIssue(spec.payload, result.issues[0], 'payload');
+  return { message, field: field === 'payload' ? field : `payload.${field}` };
 }
 
 /** An integer field from min to max, with a message that names the range. */

@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql as ksql } from 'kysely';
 import { withTransaction } from '../../src/db/transaction.js';
-import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { sql, useTestDatabase } from '../helpers/db.js';
 
 describe('withTransaction', () => {
-  let d: TestDatabase;
-  let handle: Awaited<ReturnType<typeof openTestDatabase>>;
-  before(async () => {
-    d = await createTestDatabase();
-    handle = await openTestDatabase(d.url);
-  });
-  after(async () => {
-    await handle?.close();
-    await d?.drop();
-  });
+  const t = useTestDatabase();
 
-  const count = async (table: string) => Number((await sql(d.url, `SELECT count(*) AS n FROM ${table}`))[0]!.n);
+  const count = async (table: string) => Number((await sql(t.url, `SELECT count(*) AS n FROM ${table}`))[0]!.n);
 
   it('commits writes to several tables together', async () => {
-    const db = await handle.kysely();
+    const db = await t.handle.kysely();
     const [jobs, events] = [await count('job_queue'), await count('agent_events')];
     await withTransaction(db, async (trx) => {
       await trx.insertInto('job_queue').values({ job_type: 'canary', payload: '{}' }).execute();
@@ -29,7 +20,7 @@ describe('withTransaction', () => {
   });
 
   it('writes nothing when fn throws', async () => {
-    const db = await handle.kysely();
+    const db = await t.handle.kysely();
     const [jobs, events] = [await count('job_queue'), await count('agent_events')];
     await assert.rejects(
       withTransaction(db, async (trx) => {
@@ -43,7 +34,7 @@ describe('withTransaction', () => {
   });
 
   it('runs fn again after a serialization failure, and gives up after the retries', async () => {
-    const db = await handle.kysely();
+    const db = await t.handle.kysely();
     const jobs = await count('job_queue');
     let runs = 0;
     const raise = ksql`DO $$ BEGIN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$`;

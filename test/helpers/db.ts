@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { connect } from '../../src/db/connect.js';
 import { silentLogger } from '../../src/log.js';
@@ -85,4 +86,46 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
   } finally {
     await client.end();
   }
+}
+
+export type OpenTestDatabase = Awaited<ReturnType<typeof openTestDatabase>>;
+
+export interface UsedTestDatabase {
+  /** The database's URL (set once the suite's before() ran). */
+  readonly url: string;
+  readonly name: string;
+  /** The library's connection to it: pool, kysely(), server. */
+  readonly handle: OpenTestDatabase;
+}
+
+/**
+ * A database of its own for the enclosing describe(): cloned from the migrated template and opened
+ * before its tests, closed and dropped after them.
+ */
+export function useTestDatabase(options: { migrated?: boolean } = {}): UsedTestDatabase {
+  let database: TestDatabase | undefined;
+  let handle: OpenTestDatabase | undefined;
+  before(async () => {
+    database = await createTestDatabase(options);
+    handle = await openTestDatabase(database.url);
+  });
+  after(async () => {
+    await handle?.close();
+    await database?.drop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the test database is made in before(): use it inside a test or hook');
+    return value;
+  };
+  return {
+    get url() {
+      return ready(database).url;
+    },
+    get name() {
+      return ready(database).name;
+    },
+    get handle() {
+      return ready(handle);
+    },
+  };
 }

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { builtInJobTypes } from '../../src/jobs/index.js';
 import { enqueue, enqueueMany } from '../../src/queue/enqueue.js';
-import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { sql, useTestDatabase } from '../helpers/db.js';
 
 describe('enqueue (library)', () => {
-  let d: TestDatabase;
-  let handle: Awaited<ReturnType<typeof openTestDatabase>>;
-  before(async () => {
-    d = await createTestDatabase();
-    handle = await openTestDatabase(d.url);
-  });
-  after(async () => {
-    await handle?.close();
-    await d?.drop();
-  });
+  const t = useTestDatabase();
   const registry = builtInJobTypes();
 
   it('enqueues many jobs in one statement, each result matching its input', async () => {
     const jobs = Array.from({ length: 50 }, (_, i) => ({ type: 'canary', payload: { sleep_ms: i }, priority: i % 3 }));
-    const results = await enqueueMany(handle.pool, jobs, registry);
+    const results = await enqueueMany(t.handle.pool, jobs, registry);
     assert.equal(results.length, 50);
-    const rows = await sql(d.url, 'SELECT id, payload, priority FROM job_queue WHERE id = ANY($1)', [results.map((r) => r.id)]);
+    const rows = await sql(t.url, 'SELECT id, payload, priority FROM job_queue WHERE id = ANY($1)', [results.map((r) => r.id)]);
     const byId = new Map(rows.map((r) => [Number(r.id), r]));
     results.forEach((r, i) => {
       assert.equal(r.deduplicated, false);
@@ -32,38 +23,38 @@ describe('enqueue (library)', () => {
   });
 
   it('dedupes by key while the job is pending or running, and only then', async () => {
-    const first = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
-    const again = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
+    const first = await enqueue(t.handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
+    const again = await enqueue(t.handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
     assert.equal(first.deduplicated, false);
     assert.deepEqual([again.id, again.deduplicated], [first.id, true]);
     await sql(
-      d.url,
+      t.url,
       `UPDATE job_queue SET status = 'in_progress', locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = $1`,
       [first.id],
     );
-    assert.equal((await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry)).id, first.id);
+    assert.equal((await enqueue(t.handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry)).id, first.id);
     await sql(
-      d.url,
+      t.url,
       `UPDATE job_queue SET status = 'completed', locked_by = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`,
       [first.id],
     );
-    const later = await enqueue(handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
+    const later = await enqueue(t.handle.pool, { type: 'canary', dedupeKey: 'cron:sync:0915' }, registry);
     assert.notEqual(later.id, first.id);
     assert.equal(later.deduplicated, false);
   });
 
   it('makes one job when the same key is enqueued from 10 connections at once', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => enqueue(handle.pool, { type: 'canary', dedupeKey: 'race' }, registry)),
+      Array.from({ length: 10 }, () => enqueue(t.handle.pool, { type: 'canary', dedupeKey: 'race' }, registry)),
     );
     assert.equal(new Set(results.map((r) => r.id)).size, 1);
     assert.equal(results.filter((r) => !r.deduplicated).length, 1);
-    assert.equal((await sql(d.url, `SELECT count(*) AS n FROM job_queue WHERE dedupe_key = 'race'`))[0]!.n, '1');
+    assert.equal((await sql(t.url, `SELECT count(*) AS n FROM job_queue WHERE dedupe_key = 'race'`))[0]!.n, '1');
   });
 
   it('dedupes within one batch', async () => {
     const [a, b] = await enqueueMany(
-      handle.pool,
+      t.handle.pool,
       [
         { type: 'canary', dedupeKey: 'twin' },
         { type: 'canary', dedupeKey: 'twin' },
@@ -75,7 +66,7 @@ describe('enqueue (library)', () => {
   });
 
   it("enqueues inside the caller's transaction: nothing is left when it rolls back", async () => {
-    const client = await handle.pool.connect();
+    const client = await t.handle.pool.connect();
     let id: number;
     try {
       await client.query('BEGIN');
@@ -84,26 +75,26 @@ describe('enqueue (library)', () => {
     } finally {
       client.release();
     }
-    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
-    const kept = await (await handle.kysely())
+    assert.equal((await sql(t.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [id]))[0]!.n, '0');
+    const kept = await (await t.handle.kysely())
       .transaction()
       .execute(async (trx) => enqueue(trx, { type: 'canary', payload: { sleep_ms: 1 } }, registry));
-    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
+    assert.equal((await sql(t.url, 'SELECT count(*) AS n FROM job_queue WHERE id = $1', [kept.id]))[0]!.n, '1');
   });
 
   it('sets run_at from a delay or a time, and priority and max attempts', async () => {
-    const [{ now }] = (await sql(d.url, 'SELECT now() AS now')) as [{ now: Date }];
-    const delayed = await enqueue(handle.pool, { type: 'canary', delayMs: 60_000, maxAttempts: 2, priority: -5 }, registry);
+    const [{ now }] = (await sql(t.url, 'SELECT now() AS now')) as [{ now: Date }];
+    const delayed = await enqueue(t.handle.pool, { type: 'canary', delayMs: 60_000, maxAttempts: 2, priority: -5 }, registry);
     const at = new Date('2030-01-01T00:00:00Z');
-    const timed = await enqueue(handle.pool, { type: 'canary', runAt: at }, registry);
+    const timed = await enqueue(t.handle.pool, { type: 'canary', runAt: at }, registry);
     assert.ok(delayed.runAt.getTime() - now.getTime() >= 59_000);
     assert.equal(timed.runAt.toISOString(), at.toISOString());
-    const [row] = await sql(d.url, 'SELECT max_attempts, priority FROM job_queue WHERE id = $1', [delayed.id]);
+    const [row] = await sql(t.url, 'SELECT max_attempts, priority FROM job_queue WHERE id = $1', [delayed.id]);
     assert.deepEqual({ ...row }, { max_attempts: 2, priority: -5 });
   });
 
   it('refuses bad jobs with InputError before writing anything', async () => {
-    const before = (await sql(d.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n;
+    const before = (await sql(t.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n;
     const bad: Array<[object, RegExp]> = [
       [{ type: 'no_such_type' }, /unknown job type "no_such_type"; known types: canary/],
       [{ type: 'canary', payload: { sleep_ms: -1 } }, /sleep_ms must be an integer/],
@@ -114,13 +105,13 @@ describe('enqueue (library)', () => {
       [{ type: 'canary', delayMs: 5, runAt: new Date() }, /not both/],
     ];
     for (const [job, message] of bad) {
-      await assert.rejects(enqueueMany(handle.pool, [{ type: 'canary' }, job as never], registry), (err: Error) => {
+      await assert.rejects(enqueueMany(t.handle.pool, [{ type: 'canary' }, job as never], registry), (err: Error) => {
         assert.ok(err instanceof InputError);
         assert.match(err.message, message);
         return true;
       });
     }
-    await assert.rejects(enqueue(handle.pool, { type: 'bulk', payload: { blob: 'x'.repeat(70_000) } }), /limit is 65536 bytes/);
-    assert.equal((await sql(d.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n, before);
+    await assert.rejects(enqueue(t.handle.pool, { type: 'bulk', payload: { blob: 'x'.repeat(70_000) } }), /limit is 65536 bytes/);
+    assert.equal((await sql(t.url, 'SELECT count(*) AS n FROM job_queue'))[0]!.n, before);
   });
 });

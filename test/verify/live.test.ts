@@ -1,30 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { canary } from '../../src/jobs/canary.js';
 import { JobTypeRegistry } from '../../src/queue/job-types.js';
 import { runLiveChecks } from '../../src/verify/live.js';
-import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { sql, useTestDatabase } from '../helpers/db.js';
 import { startWorker, waitFor } from '../helpers/queue.js';
 
 describe('verify --live', () => {
-  let d: TestDatabase;
-  let handle: Awaited<ReturnType<typeof openTestDatabase>>;
-  before(async () => {
-    d = await createTestDatabase();
-    handle = await openTestDatabase(d.url);
-  });
-  after(async () => {
-    await handle?.close();
-    await d?.drop();
-  });
+  const t = useTestDatabase();
 
   it('cancels a canary it gave up on while it ran through the queue: no attempt is left running', async () => {
     // A worker whose canary sleeps far longer than the live check waits.
-    const w = await startWorker(d.url, new JobTypeRegistry().add(canary), { leaseSeconds: 3 });
+    const w = await startWorker(t.url, new JobTypeRegistry().add(canary), { leaseSeconds: 3 });
     try {
       const checks = await runLiveChecks({
-        pool: handle.pool,
-        db: await handle.kysely(),
+        pool: t.handle.pool,
+        db: await t.handle.kysely(),
         apiUrl: undefined,
         apiMissingReason: 'no API in this test',
         heartbeatMaxAgeSeconds: 30,
@@ -34,16 +25,16 @@ describe('verify --live', () => {
       const check = checks.find((c) => c.name === 'CANARY')!;
       assert.equal(check.passed, false);
       assert.match(check.summary, /was taken by a worker but did not complete within 1.5 s \(cancelled it\)/);
-      const [job] = await sql(d.url, `SELECT id, status FROM job_queue WHERE job_type = 'canary'`);
+      const [job] = await sql(t.url, `SELECT id, status FROM job_queue WHERE job_type = 'canary'`);
       assert.equal(job!.status, 'cancelled');
       assert.deepEqual(
-        (await sql(d.url, 'SELECT outcome FROM job_attempts WHERE job_id = $1', [job!.id])).map((a) => a.outcome),
+        (await sql(t.url, 'SELECT outcome FROM job_attempts WHERE job_id = $1', [job!.id])).map((a) => a.outcome),
         ['cancelled'],
       );
       // The worker learns through its lease and lets the job go without writing an outcome.
       await waitFor('the worker to let the cancelled canary go', async () => w.worker.idle().then(() => true), 10_000);
       assert.deepEqual(
-        (await sql(d.url, `SELECT outcome FROM job_attempts WHERE outcome = 'running'`)).map((a) => a.outcome),
+        (await sql(t.url, `SELECT outcome FROM job_attempts WHERE outcome = 'running'`)).map((a) => a.outcome),
         [],
       );
     } finally {

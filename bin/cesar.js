@@ -6,7 +6,9 @@ try {
   ({ main } = await import('../dist/cli-bundle/main.js'));
 } catch (err) {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('cli-bundle/main.js')) {
-    process.stderr.write('cesar: the CLI is not built (no dist/cli-bundle/main.js) (next: run `npm ci` or `npm run build` in the cesar folder)\n');
+    process.stderr.write(
+      'cesar: the CLI is not built (no dist/cli-bundle/main.js) (next: run `npm ci` or `npm run build` in the cesar folder)\n',
+    );
     process.exit(70);
   }
   throw err;

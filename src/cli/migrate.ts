@@ -21,14 +21,14 @@ export async function runMigrate(ctx: CliContext, options: MigrateOptions): Prom
         const rows = files.map((f) => {
           const a = applied.get(f.version);
           const state = !a ? 'pending' : changed.has(f.version) ? 'CHANGED since applied' : 'applied';
-          return { version: f.version, file: f.file, state, appliedAt: a?.appliedAt.toISOString() ?? null };
+          return { version: f.version, file: f.file, state, applied_at: a?.appliedAt.toISOString() ?? null };
         });
         for (const u of status.unknown) {
           rows.push({
             version: u.version,
             file: `${String(u.version).padStart(3, '0')}_${u.name}.sql`,
             state: 'unknown to this cesar',
-            appliedAt: u.appliedAt.toISOString(),
+            applied_at: u.appliedAt.toISOString(),
           });
         }
         if (options.json) {
@@ -37,7 +37,7 @@ export async function runMigrate(ctx: CliContext, options: MigrateOptions): Prom
           ctx.out(
             renderTable(
               ['Version', 'File', 'Status', 'Applied at'],
-              rows.map((r) => [r.version, r.file, r.state, r.appliedAt ?? '']),
+              rows.map((r) => [r.version, r.file, r.state, r.applied_at ?? '']),
             ),
           );
           ctx.out(`${status.applied.length} applied, ${status.pending.length} pending`);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './mask.js';
+import { quote } from './text.js';
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -85,7 +86,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   const retentionText = nonEmpty('CESAR_JOB_RETENTION') ?? '7d';
   const jobRetentionMs = parseDuration(retentionText);
   if (jobRetentionMs === undefined || jobRetentionMs < 60_000) {
-    problems.push(`CESAR_JOB_RETENTION must be a duration of at least 1m, like 7d or 12h; got "${retentionText}"`);
+    problems.push(`CESAR_JOB_RETENTION must be a duration of at least 1m, like 7d or 12h; got ${quote(retentionText)}`);
   }
 
   if (problems.length > 0) {
@@ -133,14 +134,14 @@ function parseDatabaseUrl(primary: string | undefined, alias: string | undefined
 }
 
 function oneOf(value: string, allowed: readonly string[], name: string, problems: string[]): string {
-  if (!allowed.includes(value)) problems.push(`${name} must be one of ${allowed.join(', ')}; got "${value}"`);
+  if (!allowed.includes(value)) problems.push(`${name} must be one of ${allowed.join(', ')}; got ${quote(value)}`);
   return value;
 }
 
 function integer(value: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    problems.push(`${name} must be an integer from ${min} to ${max}; got "${value}"`);
+    problems.push(`${name} must be an integer from ${min} to ${max}; got ${quote(value)}`);
     return fallback;
   }
   return Number(value);

@@ -1,5 +1,6 @@
 import type { LogFormat, LogLevel } from './config.js';
 import { maskSecrets } from './mask.js';
+import { escapeControl } from './text.js';
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -21,7 +22,7 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
-/** One logger for all: text or JSON lines on stderr, every line masked. Output proper goes to stdout. */
+/** One logger for all: text or JSON lines on stderr, one line per entry, every line masked. Output proper goes to stdout. */
 export function createLogger(options: LoggerOptions, bound: LogFields = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
@@ -32,7 +33,8 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
     } else {
       const extra = Object.entries(all).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
       const prefix = level === 'info' ? '' : `${level.toUpperCase()}: `;
-      write(maskSecrets(`${prefix}${msg}${extra.length ? ` ${extra.join(' ')}` : ''}`));
+      // One entry, one line: a newline or escape sequence in a message (user input, an error) is escaped.
+      write(maskSecrets(escapeControl(`${prefix}${msg}${extra.length ? ` ${extra.join(' ')}` : ''}`)));
     }
   };
   return {

@@ -1,9 +1,10 @@
 import { CommanderError } from 'commander';
 import { buildProgram, type ProgramResult } from './cli/program.js';
-import { CesarError, ExitCode } from './errors.js';
+import { CesarError, ExitCode, UsageError } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
 import { maskSecrets } from './mask.js';
 import { packageVersion } from './package-info.js';
+import { escapeControl } from './text.js';
 
 /**
  * The CLI entry: parse, run, and map every error to one line on stderr and a documented exit code.
@@ -18,16 +19,26 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram(packageVersion, result).parseAsync(argv);
     return result.exitCode;
   } catch (err) {
-    return reportError(err, { verbose, json });
+    return reportError(asCesarError(err, argv), { verbose, json });
   }
 }
 
+/**
+ * Commander's parsing errors (unknown command or flag, bad flag value) become UsageErrors, so that
+ * they are printed like every other error (and as JSON with --json). Help and version pass through.
+ */
+function asCesarError(err: unknown, argv: string[]): unknown {
+  if (!(err instanceof CommanderError)) return err;
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return undefined;
+  // Help shown because a command needs a subcommand: the help was the message.
+  if (err.code === 'commander.help') return new CesarError('a subcommand is needed (see the list above)', 'usage', ExitCode.usage);
+  const command = argv.slice(2).find((a) => !a.startsWith('-'));
+  const hint = command && err.code !== 'commander.unknownCommand' ? `see \`cesar ${command} --help\`` : 'see `cesar --help`';
+  return new UsageError(err.message.replace(/^error: /, ''), hint);
+}
+
 function reportError(err: unknown, { verbose, json }: { verbose: boolean; json: boolean }): number {
-  if (err instanceof CommanderError) {
-    // Commander printed its own one-line message (or the help / version).
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
-    return ExitCode.usage;
-  }
+  if (err === undefined) return ExitCode.ok;
   const known = err instanceof CesarError;
   const exitCode = known ? err.exitCode : ExitCode.internal;
   const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
@@ -37,7 +48,8 @@ function reportError(err: unknown, { verbose, json }: { verbose: boolean; json: 
       `${maskSecrets(JSON.stringify({ error: { code: known ? err.code : 'internal', message, hint, exit_code: exitCode } }))}\n`,
     );
   } else {
-    process.stderr.write(`${maskSecrets(`cesar: ${message}${hint ? ` (next: ${hint})` : ''}`)}\n`);
+    // One error, one line: control characters in echoed input are escaped.
+    process.stderr.write(`${maskSecrets(escapeControl(`cesar: ${message}${hint ? ` (next: ${hint})` : ''}`))}\n`);
   }
   if (verbose) {
     let e: unknown = err;

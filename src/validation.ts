@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { quote } from './text.js';
 
 /**
  * How a failed valibot check reads to an operator: one line naming the field, the same for job
@@ -16,7 +17,7 @@ export function describeIssue(schema: v.GenericSchema, issue: v.BaseIssue<unknow
     if (issue.expected === 'never') {
       const keys = (issue.path ?? []).map((item) => String(item.key));
       const allowed = Object.keys(entriesAt(schema, keys.slice(0, -1)));
-      return { message: `unknown field "${path}"${allowed.length > 0 ? `; allowed: ${allowed.join(', ')}` : ''}`, field };
+      return { message: `unknown field ${quote(path)}${allowed.length > 0 ? `; allowed: ${allowed.join(', ')}` : ''}`, field };
     }
     if (issue.received === 'undefined') return { message: `${field} is required`, field };
   }

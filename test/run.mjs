@@ -60,8 +60,15 @@ let exitCode = 1;
 try {
   await admin.query(`CREATE DATABASE ${template}`);
   const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, template), max: 2 });
-  await migrate(pool, silentLogger);
-  await pool.end();
+  pool.on('error', () => {}); // the cleanup below drops the template under an idle connection
+  try {
+    await migrate(pool, silentLogger);
+  } catch (err) {
+    console.error(`tests: migrating the template failed: ${err.message}`);
+    throw err;
+  } finally {
+    await pool.end();
+  }
   exitCode = await runTests();
 } finally {
   await cleanup();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { checkJob, enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
+import { quote } from '../text.js';
 import { type CliContext, withDatabase } from './context.js';
 import { printJson } from './output.js';
 
@@ -12,6 +13,7 @@ export interface EnqueueOptions {
   runAt?: Date;
   delay?: number;
   key?: string;
+  uniqueFor?: number;
   maxAttempts?: number;
   queue?: string;
   json?: boolean;
@@ -32,7 +34,9 @@ export async function runEnqueue(ctx: CliContext, type: string, options: Enqueue
     maxAttempts: options.maxAttempts,
     queue: options.queue,
     dedupeKey: options.key,
+    uniqueForMs: options.uniqueFor,
   };
+  checkUniqueFor(options, ctx.config.jobRetentionMs);
   checkJob(job, registry);
   return withDatabase(ctx, async (handle) => {
     const result = await enqueue(handle.pool, job, registry);
@@ -43,17 +47,37 @@ export async function runEnqueue(ctx: CliContext, type: string, options: Enqueue
         type: result.type,
         queue: result.queue,
         run_at: result.runAt.toISOString(),
+        status: result.status,
       });
     } else {
       ctx.out(String(result.id));
       ctx.log.info(
         result.deduplicated
-          ? `Deduplicated: job ${result.id} with key "${options.key}" is already pending or running`
+          ? `Deduplicated: job ${result.id} with key ${quote(options.key)} is ${describeHeld(result.status)}`
           : `Enqueued ${result.type} job ${result.id} on queue ${result.queue}, to run at ${result.runAt.toISOString()}`,
       );
     }
     return 0;
   });
+}
+
+function describeHeld(status: string): string {
+  if (status === 'pending') return 'already pending';
+  if (status === 'in_progress') return 'already running';
+  return `${status}, within the --unique-for window`;
+}
+
+/** --unique-for needs --key, and cannot outlast the retention (finished jobs are deleted after it). */
+function checkUniqueFor(options: EnqueueOptions, retentionMs: number): void {
+  if (options.uniqueFor === undefined) return;
+  if (options.key === undefined)
+    throw new UsageError('--unique-for needs --key: it is the key that holds', 'add --key, e.g. --key sync-$(date +%Y%m%d%H%M)');
+  if (options.uniqueFor > retentionMs) {
+    throw new UsageError(
+      `--unique-for is longer than CESAR_JOB_RETENTION (${Math.round(retentionMs / 1000)} s): finished jobs are deleted after it, and their keys with them`,
+      'shorten --unique-for, or raise CESAR_JOB_RETENTION',
+    );
+  }
 }
 
 function readPayload(options: EnqueueOptions): unknown {
@@ -63,7 +87,7 @@ function readPayload(options: EnqueueOptions): unknown {
   let text: string;
   let source: string;
   if (options.payloadFile !== undefined) {
-    source = `--payload-file ${options.payloadFile}`;
+    source = `--payload-file ${quote(options.payloadFile)}`;
     try {
       const size = fs.statSync(options.payloadFile).size;
       if (size > maxPayloadBytes)

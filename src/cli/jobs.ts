@@ -2,6 +2,7 @@ import type { JobStatus } from '../db/types.js';
 import { NotFoundError } from '../errors.js';
 import { cancelJob, retryJob } from '../queue/jobs.js';
 import { getJob, type JobView, listJobs } from '../read-model/index.js';
+import { quote } from '../text.js';
 import { type CliContext, withDatabase } from './context.js';
 import { printJson, renderTable } from './output.js';
 
@@ -43,7 +44,7 @@ export async function runJobsShow(ctx: CliContext, id: number, options: { json?:
         `Job ${job.id}: ${job.type} on queue ${job.queue}`,
         `  Status:    ${job.status} (${job.attempt_count} of ${job.max_attempts} attempts made)`,
         `  Payload:   ${JSON.stringify(job.payload)}`,
-        `  Priority:  ${job.priority}; run at ${job.run_at}${job.dedupe_key ? `; dedupe key "${job.dedupe_key}"` : ''}`,
+        `  Priority:  ${job.priority}; run at ${job.run_at}${job.dedupe_key ? `; dedupe key ${quote(job.dedupe_key)}` : ''}`,
         `  Created:   ${job.created_at}${job.finished_at ? `; finished ${job.finished_at}` : ''}`,
         ...(job.locked_by ? [`  Held by:   ${job.locked_by} until ${job.lease_expires_at}`] : []),
         ...(job.last_error ? [`  Last error: ${job.last_error}`] : []),

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../duration.js';
+import { parseIsoTime } from '../iso-time.js';
 import { partNames } from '../supervisor/parts.js';
 import type { GlobalOptions } from './context.js';
 
@@ -23,10 +24,8 @@ function durationArg(value: string): number {
 }
 
 function isoDate(value: string): Date {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
-    throw new InvalidArgumentError('expected an ISO 8601 time like 2026-01-31T09:00:00Z');
-  }
+  const date = parseIsoTime(value);
+  if (!date) throw new InvalidArgumentError('expected a real ISO 8601 time like 2026-01-31T09:00:00Z');
   return date;
 }
 
@@ -61,6 +60,8 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .addOption(new Option('--log-level <level>', 'CESAR_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'CESAR_LOG_FORMAT').choices(['text', 'json']))
     .showSuggestionAfterError(true)
+    // Parsing errors are thrown (exitOverride) and printed by main.ts in cesar's one error format.
+    .configureOutput({ outputError: () => {} })
     .exitOverride()
     .configureHelp({ showGlobalOptions: true });
 
@@ -111,6 +112,11 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .addOption(new Option('--run-at <iso>', 'run at this time (ISO 8601)').argParser(isoDate).conflicts('delay'))
     .option('--delay <duration>', 'run after this long: 500ms, 30s, 5m, 2h, 1d', durationArg)
     .option('--key <key>', 'dedupe key: while a job with this key is pending or running, return it instead')
+    .option(
+      '--unique-for <duration>',
+      'with --key: the key also holds this long after its job finished (cron firing twice): 30s, 5m, 1h',
+      durationArg,
+    )
     .option('--max-attempts <n>', 'attempts before the job is failed for good (default 5)', integerIn(1, 1000))
     .option('--queue <name>', 'queue name (default "default")')
     .option('--json', 'print one JSON object {"id", "deduplicated", ...}')

@@ -24,12 +24,40 @@ WITH input AS (
         DO NOTHING
     RETURNING id, dedupe_key, run_at
 )
-SELECT id, dedupe_key, run_at, false AS existing FROM inserted
+SELECT id, dedupe_key, run_at, 'pending' AS status, false AS existing FROM inserted
 UNION ALL
-SELECT j.id, j.dedupe_key, j.run_at, true
+SELECT j.id, j.dedupe_key, j.run_at, j.status, true
   FROM job_queue j
  WHERE j.dedupe_key IN (SELECT dedupe_key FROM input WHERE dedupe_key IS NOT NULL)
    AND j.status IN ('pending', 'in_progress')`;
+
+/**
+ * Enqueue one keyed job whose key also holds for $9 ms after its job finished (--unique-for): the
+ * newest job of key $8 that is pending, running, or finished within the window is returned instead
+ * (existing = true). Arguments as enqueueSql's, one job. Nothing comes back when a job of the key
+ * committed after this statement's snapshot: the caller runs it again.
+ */
+export const enqueueUniqueSql = `
+WITH held AS (
+    SELECT id, run_at, status
+      FROM job_queue
+     WHERE dedupe_key = $8::text
+       AND (status IN ('pending', 'in_progress') OR finished_at > now() - $9::float8 * interval '1 millisecond')
+     ORDER BY id DESC
+     LIMIT 1
+), inserted AS (
+    INSERT INTO job_queue (queue, job_type, payload, priority, run_at, max_attempts, dedupe_key)
+    SELECT $1::text, $2::text, $3::jsonb, $4::int,
+           COALESCE($5::timestamptz, now() + COALESCE($6::float8, 0) * interval '1 millisecond'),
+           $7::int, $8::text
+     WHERE NOT EXISTS (SELECT 1 FROM held)
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'in_progress')
+        DO NOTHING
+    RETURNING id, run_at, status
+)
+SELECT id, $8::text AS dedupe_key, run_at, status, false AS existing FROM inserted
+UNION ALL
+SELECT id, $8::text, run_at, status, true FROM held`;
 
 /**
  * Claim up to $2 runnable jobs of queue $1 and of the types $5 this worker can run, in (priority,

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AttemptOutcome, Database, JobQueueTable, JobStatus } from '../db/types.js';
 import { InputError } from '../errors.js';
+import { quote } from '../text.js';
 import { iso } from './time.js';
 
 export const jobStatuses: readonly JobStatus[] = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'];
@@ -92,7 +93,7 @@ export interface ListJobsOptions {
 /** Jobs newest first, filtered by status and type. */
 export async function listJobs(db: Kysely<Database>, options: ListJobsOptions = {}): Promise<JobView[]> {
   if (options.status !== undefined && !jobStatuses.includes(options.status)) {
-    throw new InputError(`unknown status "${options.status}"; one of ${jobStatuses.join(', ')}`, undefined, 'status');
+    throw new InputError(`unknown status ${quote(options.status)}; one of ${jobStatuses.join(', ')}`, undefined, 'status');
   }
   const limit = options.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
@@ -125,7 +126,7 @@ export async function getJob(db: Kysely<Database>, id: number): Promise<JobDetai
 }
 
 export function checkJobId(id: number): void {
-  if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`"${id}" is not a job id (a positive integer)`, undefined, 'id');
+  if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`${quote(id)} is not a job id (a positive integer)`, undefined, 'id');
 }
 
 export interface JobCount {

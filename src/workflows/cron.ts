@@ -1,19 +1,20 @@
 import { Cron } from 'croner';
+import { quote } from '../text.js';
 
 /**
  * Five-field cron expressions (minute hour day-of-month month day-of-week), evaluated in an IANA
  * time zone. Returns the problem in words, or undefined when the expression is valid.
  */
 export function cronProblem(expression: string, timezone: string): string | undefined {
-  if (!isTimeZone(timezone)) return `unknown time zone "${timezone}"`;
+  if (!isTimeZone(timezone)) return `unknown time zone ${quote(timezone)}`;
   if (expression.trim().split(/\s+/).length !== 5) {
-    return `"${expression}" is not a 5-field cron expression (minute hour day month weekday)`;
+    return `${quote(expression)} is not a 5-field cron expression (minute hour day month weekday)`;
   }
   try {
     new Cron(expression, { timezone, paused: true });
     return undefined;
   } catch (err) {
-    return `"${expression}" is not a valid cron expression: ${(err as Error).message}`;
+    return `${quote(expression)} is not a valid cron expression: ${(err as Error).message}`;
   }
 }
 

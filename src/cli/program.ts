@@ -25,7 +25,7 @@ function durationArg(value: string): number {
 
 function isoDate(value: string): Date {
   const date = parseIsoTime(value);
-  if (!date) throw new InvalidArgumentError('expected a real ISO 8601 time like 2026-01-31T09:00:00Z');
+  if (!date) throw new InvalidArgumentError('expected an ISO 8601 time like 2026-01-31T09:00:00Z, with a real date and time');
   return date;
 }
 

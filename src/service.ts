@@ -58,3 +58,11 @@ export async function runService(service: Service, options: RunServiceOptions): 
 export function reportReady(details: Record<string, unknown>): void {
   if (typeof process.send === 'function') process.send({ type: 'ready', ...details });
 }
+
+/**
+ * Tell `cesar start` this part is not ready yet because it waits for something outside cesar (the
+ * database): it is not stuck, so start does not give up on it at its ready timeout.
+ */
+export function reportWaiting(reason: string): void {
+  if (typeof process.send === 'function' && process.connected) process.send({ type: 'waiting', reason });
+}

@@ -1,8 +1,11 @@
 import chalk from 'chalk';
 import { type Config, loadConfig } from '../config.js';
 import { type DatabaseHandle, type OpenOptions, openDatabase } from '../db/connect.js';
-import { onInterruptCleanup } from '../lifecycle.js';
+import { retryWhileUnreachable } from '../db/wait.js';
+import { CesarError, ExitCode } from '../errors.js';
+import { onInterruptCleanup, shutdownSignal } from '../lifecycle.js';
 import { createLogger, type Logger } from '../log.js';
+import { reportWaiting } from '../service.js';
 
 export interface GlobalOptions {
   verbose?: boolean;
@@ -35,15 +38,27 @@ export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = p
   };
 }
 
+export interface WithDatabaseOptions extends Partial<OpenOptions> {
+  /**
+   * Long-running parts name themselves here ("the worker"): while the database is unreachable
+   * (refused, timed out, shutting down), they wait and retry with backoff until it answers or the
+   * shutdown signal comes, and tell `cesar start` they wait. Other failures (wrong password, missing
+   * database) still throw at once.
+   */
+  waitForDatabase?: string;
+}
+
 /** Open the database for the length of fn; an interrupt still closes it (and releases the embedded server). */
 export async function withDatabase<T>(
   ctx: CliContext,
   fn: (handle: DatabaseHandle) => Promise<T>,
-  options: Partial<OpenOptions> = {},
+  options: WithDatabaseOptions = {},
 ): Promise<T> {
+  const { waitForDatabase, ...openOptions } = options;
   const target = ctx.config.databaseUrl === undefined ? `the embedded PostgreSQL in ${ctx.config.home}` : 'DATABASE_URL';
   ctx.log.debug(`Connecting to ${target}`);
-  const handle = await openDatabase(ctx.config, { log: ctx.log, ...options });
+  const open = () => openDatabase(ctx.config, { log: ctx.log, ...openOptions });
+  const handle = waitForDatabase === undefined ? await open() : await openWaiting(ctx, open, waitForDatabase);
   const unregister = onInterruptCleanup(() => handle.close());
   try {
     ctx.log.debug(`Connected to ${handle.server.version} at ${handle.displayUrl}`);
@@ -51,6 +66,23 @@ export async function withDatabase<T>(
   } finally {
     unregister();
     await handle.close();
+  }
+}
+
+/** Open, waiting while the database is unreachable; a shutdown ends the wait (exit 130, not a database error). */
+async function openWaiting(ctx: CliContext, open: () => Promise<DatabaseHandle>, who: string): Promise<DatabaseHandle> {
+  try {
+    return await retryWhileUnreachable(open, {
+      log: ctx.log,
+      who,
+      signal: shutdownSignal,
+      onWait: (err) => reportWaiting(`database unreachable: ${(err as Error).message}`),
+    });
+  } catch (err) {
+    if (!shutdownSignal.aborted) throw err;
+    throw new CesarError(`${who} was stopped while waiting for the database`, 'interrupted', ExitCode.interrupted, undefined, {
+      cause: err,
+    });
   }
 }
 

@@ -5,6 +5,7 @@ import { loadApiToken } from '../auth/token.js';
 import { migrate, migrationStatus } from '../db/migrator.js';
 import { CesarError, ConfigError, DatabaseError, ExitCode } from '../errors.js';
 import { declareInterruptHandled, forceSignal, shutdownSignal, untilShutdown } from '../lifecycle.js';
+import { watchEmbedded } from '../supervisor/embedded-watch.js';
 import { partNames, parts } from '../supervisor/parts.js';
 import { readStartInfo, type StartInfo, startFile, writeStartInfo } from '../supervisor/start-info.js';
 import { type PartSpec, Supervisor } from '../supervisor/supervisor.js';
@@ -25,7 +26,8 @@ export interface StartOptions {
 /**
  * `cesar start`: the database (embedded or DATABASE_URL), pending migrations, then one child
  * process per part, supervised, until SIGINT/SIGTERM. Exit 0 after a clean stop; 1 when a part
- * crash-loops; 75 when another `cesar start` runs for this CESAR_HOME; 78 for a busy port.
+ * crash-loops or the embedded server dies; 75 when another `cesar start` runs for this CESAR_HOME;
+ * 78 for a busy port. An external database's outage is waited for, by start and by every part.
  */
 export async function runStart(ctx: CliContext, options: StartOptions): Promise<number> {
   declareInterruptHandled();
@@ -120,7 +122,18 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
           `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${wanted.has('dashboard') ? 'not built yet' : 'not started'}`,
         );
 
-        const reason = await Promise.race([supervisor.failed, untilShutdown().then(() => undefined)]);
+        // An external server's outage is waited for by each part; the embedded one is ours to lose.
+        const watch = handle.embedded ? watchEmbedded(handle.pool, config.home) : undefined;
+        let embeddedStopped = false;
+        const reason = await Promise.race([
+          supervisor.failed,
+          untilShutdown().then(() => undefined),
+          watch?.stopped.then((why) => {
+            embeddedStopped = true;
+            return why;
+          }) ?? new Promise<never>(() => undefined),
+        ]);
+        watch?.cancel();
         log.info(reason ? `Stopping everything: ${reason}` : 'Stopping: waiting for every part to finish (Ctrl-C again to force)');
         const onForce = () => {
           void supervisor.stop(true);
@@ -129,10 +142,11 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
         await supervisor.stop(forceSignal.aborted);
         forceSignal.removeEventListener('abort', onForce);
         log.info('All parts stopped');
+        if (reason && embeddedStopped) throw new CesarError(reason, 'embedded_stopped', ExitCode.checkFailed);
         if (reason) throw new CesarError(reason, 'crash_loop', ExitCode.checkFailed, 'see the lines of that part above');
         return 0;
       },
-      { applicationName: 'cesar-start' },
+      { applicationName: 'cesar-start', waitForDatabase: 'cesar start' },
     );
   } finally {
     releaseLock();

@@ -1,4 +1,5 @@
 import { builtInJobTypes } from '../jobs/index.js';
+import { shutdownSignal } from '../lifecycle.js';
 import { Worker } from '../queue/worker.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
@@ -44,7 +45,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       const service: Service = {
         name: 'worker',
         start: async () => {
-          await worker.start();
+          await worker.start(shutdownSignal);
           return { id: worker.id };
         },
         stop: (force) => worker.stop(force),
@@ -52,6 +53,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       // Past the shutdown grace running jobs are returned to the queue; 10 s more for the writes.
       return runService(service, { log, graceMs: options.shutdownGrace + 10_000 });
     },
-    { applicationName: 'cesar-worker' },
+    // An outage is waited for (with backoff), never an exit: `cesar start` would count it as a crash.
+    { applicationName: 'cesar-worker', waitForDatabase: 'the worker' },
   );
 }

@@ -80,7 +80,14 @@ export async function connect(
   registerSecret(safePassword(url));
   const displayUrl = maskUrl(url);
   const pool = createPool(url, config, options.applicationName ?? 'cesar');
-  pool.on('error', (err) => options.log.warn(`database connection lost: ${err.message}`));
+  // Idle connections all break at once when the server goes: one line for them, not one each.
+  let lastLost = 0;
+  pool.on('error', (err) => {
+    const now = Date.now();
+    if (now - lastLost < 10_000) return;
+    lastLost = now;
+    options.log.warn(`database connection lost: ${err.message} (the next query reconnects)`);
+  });
   let server: ServerInfo;
   try {
     server = await serverInfo(pool);

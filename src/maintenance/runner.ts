@@ -1,5 +1,6 @@
 import { acquireLease, releaseLease } from '../db/leases.js';
 import type { Queryable } from '../db/queryable.js';
+import { isDatabaseUnreachable, OutageReporter } from '../db/wait.js';
 import type { Logger } from '../log.js';
 
 /** A periodic chore: adding one to a runner is adding one of these. */
@@ -53,8 +54,12 @@ export class MaintenanceRunner {
   private readonly stopping = new AbortController();
   private started = false;
   private stopped: Promise<void> | undefined;
+  /** While the database is unreachable, one line a minute rather than one per task and period. */
+  private readonly outage: OutageReporter;
 
-  constructor(private readonly options: MaintenanceRunnerOptions) {}
+  constructor(private readonly options: MaintenanceRunnerOptions) {
+    this.outage = new OutageReporter(options.log, 'maintenance', 60_000);
+  }
 
   add(task: MaintenanceTask): this {
     if (this.scheduled.has(task.name)) throw new Error(`maintenance task ${task.name} is added twice`);
@@ -106,8 +111,10 @@ export class MaintenanceRunner {
     try {
       if (s.task.scope === 'one_process') await this.runLeased(s, run);
       else await s.task.run(run.signal);
+      this.outage.recovered();
     } catch (err) {
-      this.options.log.warn(`maintenance task ${s.task.name} failed (it runs again next period): ${(err as Error).message}`);
+      if (isDatabaseUnreachable(err)) this.outage.failed(err, `task ${s.task.name} runs again next period`);
+      else this.options.log.warn(`maintenance task ${s.task.name} failed (it runs again next period): ${(err as Error).message}`);
     } finally {
       this.stopping.signal.removeEventListener('abort', onStop);
     }

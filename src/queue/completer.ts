@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/queryable.js';
+import { isDatabaseUnreachable, OutageReporter } from '../db/wait.js';
 import type { Logger } from '../log.js';
 import type { ClaimedJob } from './claimer.js';
 import { completeSql, failSql, returnSql } from './queries.js';
@@ -40,8 +41,12 @@ export class Completer {
   private completions: number[] = [];
   private failures: Failure[] = [];
   private writing: Promise<void> | undefined;
+  /** Writes retried every second through an outage: logged at most every 10 s. */
+  private readonly outage: OutageReporter;
 
-  constructor(private readonly options: CompleterOptions) {}
+  constructor(private readonly options: CompleterOptions) {
+    this.outage = new OutageReporter(options.log, 'the worker', 10_000);
+  }
 
   complete(jobId: number): void {
     this.completions.push(jobId);
@@ -95,9 +100,12 @@ export class Completer {
     try {
       if (completions.length > 0) await this.writeCompletions(completions);
       if (failures.length > 0) await this.writeFailures(failures);
+      this.outage.recovered();
     } catch (err) {
       // Keep them and try again; if the lease runs out first, the rescuer hands the jobs to another worker.
-      this.options.log.error(`recording job results failed, retrying: ${(err as Error).message}`);
+      const kept = completions.length + failures.length;
+      if (isDatabaseUnreachable(err)) this.outage.failed(err, `${kept} job result(s) kept, written once it answers`);
+      else this.options.log.error(`recording job results failed, retrying: ${(err as Error).message}`);
       this.completions.unshift(...completions);
       this.failures.unshift(...failures);
       await new Promise((r) => setTimeout(r, 1000));

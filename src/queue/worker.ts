@@ -4,6 +4,8 @@ import type { Kysely } from 'kysely';
 import { type Listener, listen } from '../db/listen.js';
 import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
+import { isDatabaseUnreachable, OutageReporter, retryWhileUnreachable } from '../db/wait.js';
+import { DatabaseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { pruneJobsTask } from '../maintenance/prune-jobs.js';
 import { rescueJobsTask } from '../maintenance/rescue-jobs.js';
@@ -77,11 +79,16 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastHeartbeatOk = Date.now();
+  private beating: Promise<void> | undefined;
+  /** Claims and heartbeats failing because the database is unreachable: logged at most every 10 s. */
+  private readonly outage: OutageReporter;
+  private readonly stopSignal = new AbortController();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: WorkerOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const { pool, log } = options;
+    this.outage = new OutageReporter(log, 'the worker', 10_000);
     this.completer = new Completer({
       pool,
       workerId: this.id,
@@ -110,7 +117,8 @@ export class Worker {
     return this.options.log;
   }
 
-  async start(): Promise<void> {
+  /** signal: stop waiting for an unreachable database at start-up (a shutdown came). */
+  async start(signal?: AbortSignal): Promise<void> {
     const o = this.options;
     const { loaded, failed } = await o.registry.load(o.types);
     for (const [name, err] of failed) {
@@ -136,7 +144,8 @@ export class Worker {
       results: this.completer,
       onSettled: (entry) => this.settled(entry),
     });
-    await o.pool.query({ text: registerWorkerSql, values: [this.id, os.hostname(), process.pid, o.queues, o.concurrency, o.version] });
+    const stopWaiting = signal ? AbortSignal.any([signal, this.stopSignal.signal]) : this.stopSignal.signal;
+    await retryWhileUnreachable(() => this.register(), { log: this.log, who: 'the worker', signal: stopWaiting });
     if (o.listenUrl) this.listener = listen(o.listenUrl, 'cesar_jobs', () => this.wake(), this.log);
     this.log.info(`Polling for jobs every ${(o.pollIntervalMs / 1000).toFixed(1)} seconds`, {
       worker: this.id,
@@ -145,6 +154,7 @@ export class Worker {
       listen: Boolean(o.listenUrl),
     });
     this.schedulePoll();
+    this.lastHeartbeatOk = Date.now();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), (o.leaseSeconds * 1000) / 3);
     this.maintenance.start();
     this.wake();
@@ -154,6 +164,7 @@ export class Worker {
   async stop(force?: AbortSignal): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopSignal.abort(new Error('worker stopping'));
     const maintenanceStopped = this.maintenance.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await this.listener?.stop();
@@ -230,17 +241,47 @@ export class Worker {
         this.startReady();
         const want = this.wanted();
         if (want === 0) break;
-        if (this.leaseRunOut()) {
-          this.log.warn('not claiming: heartbeats have failed for longer than the lease');
-          break;
-        }
+        if (this.leaseRunOut() && !(await this.reestablish())) break;
         const rows = await this.claimer!.claim(want);
+        this.outage.recovered();
         this.ready.push(...rows);
         this.startReady();
         if (rows.length === want) this.fetchAgain = true;
       } while (this.fetchAgain && !this.stopping);
     } catch (err) {
-      this.log.error(`claiming jobs failed: ${(err as Error).message}`);
+      if (isDatabaseUnreachable(err)) this.outage.failed(err, 'claiming again at the next poll');
+      else this.log.error(`claiming jobs failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Our leases have run out (no heartbeat succeeded for a whole lease, e.g. a database outage):
+   * every job held here may belong to another worker by now, so drop them all, then beat at once,
+   * rather than at the next heartbeat tick, to claim again as soon as the database answers.
+   */
+  private async reestablish(): Promise<boolean> {
+    this.dropAll();
+    await this.heartbeat();
+    if (!this.leaseRunOut()) return true;
+    if (!this.outage.down) this.log.warn('not claiming: heartbeats have failed for longer than the lease');
+    return false;
+  }
+
+  /** Abort every running job (its outcome is not recorded) and forget the buffered ones. */
+  private dropAll(): void {
+    for (const entry of this.running.values()) abortJob(entry, 'lease_lost');
+    this.ready.splice(0);
+  }
+
+  private async register(): Promise<void> {
+    const o = this.options;
+    try {
+      await o.pool.query({ text: registerWorkerSql, values: [this.id, os.hostname(), process.pid, o.queues, o.concurrency, o.version] });
+    } catch (err) {
+      if ((err as { code?: string }).code === '42P01') {
+        throw new DatabaseError('the database has no cesar schema', 'schema_missing', 'run `cesar migrate`', { cause: err });
+      }
+      throw err;
     }
   }
 
@@ -254,7 +295,8 @@ export class Worker {
 
   /** An attempt ended (its outcome is with the completer): free its slot. */
   private settled(entry: RunningJob): void {
-    this.running.delete(entry.job.id);
+    // An attempt dropped with its lease may settle after the job was claimed here again.
+    if (this.running.get(entry.job.id) === entry) this.running.delete(entry.job.id);
     if (this.running.size === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     this.wake();
   }
@@ -264,8 +306,18 @@ export class Worker {
     return Date.now() - this.lastHeartbeatOk > this.options.leaseSeconds * 1000;
   }
 
-  private async heartbeat(): Promise<void> {
-    const held = [...this.running.keys(), ...this.ready.map((j) => j.id)];
+  /** One heartbeat at a time: the timer's and the claim path's share it. */
+  private heartbeat(): Promise<void> {
+    this.beating ??= this.beat().finally(() => {
+      this.beating = undefined;
+    });
+    return this.beating;
+  }
+
+  private async beat(): Promise<void> {
+    // Not the attempts dropped with their leases: they may still be settling.
+    const running = [...this.running.values()].filter((r) => r.abortReason !== 'lease_lost').map((r) => r.job.id);
+    const held = [...running, ...this.ready.map((j) => j.id)];
     try {
       const { rows } = await this.options.pool.query<{ id: number }>({
         name: 'cesar_heartbeat',
@@ -273,6 +325,7 @@ export class Worker {
         values: [this.id, held, this.options.leaseSeconds],
       });
       this.lastHeartbeatOk = Date.now();
+      this.outage.recovered();
       // Only the jobs we asked about: others were claimed while the heartbeat was in flight.
       const still = new Set(rows.map((r) => r.id));
       const lost = new Set(held.filter((id) => !still.has(id)));
@@ -282,12 +335,10 @@ export class Worker {
       }
       for (let i = this.ready.length - 1; i >= 0; i--) if (lost.has(this.ready[i]!.id)) this.ready.splice(i, 1);
     } catch (err) {
-      this.log.warn(`heartbeat failed: ${(err as Error).message}`);
-      if (this.leaseRunOut()) {
-        // Our leases have run out: another worker may take these jobs, so stop running them.
-        for (const entry of this.running.values()) abortJob(entry, 'lease_lost');
-        this.ready.splice(0);
-      }
+      if (isDatabaseUnreachable(err)) this.outage.failed(err, 'heartbeat failed');
+      else this.log.warn(`heartbeat failed: ${(err as Error).message}`);
+      // Our leases have run out: another worker may take these jobs, so stop running them.
+      if (this.leaseRunOut()) this.dropAll();
     }
   }
 

@@ -42,6 +42,8 @@ interface Running {
   child: Child | undefined;
   exits: number[];
   ready: boolean;
+  /** Not ready because it waits for the database (it said so over IPC): not stuck. */
+  waiting?: string;
   restartTimer?: NodeJS.Timeout;
   details: Record<string, unknown>;
 }
@@ -75,18 +77,21 @@ export class Supervisor {
       const check = () => (this.parts.every((p) => p.ready) ? resolve() : this.readyWaiters.push(check));
       check();
     });
-    const timeout = new Promise<string>((resolve) =>
-      setTimeout(
-        () =>
-          resolve(
-            `not every part reported ready within ${Math.round((this.options.readyTimeoutMs ?? 60_000) / 1000)} s: ${this.parts
-              .filter((p) => !p.ready)
-              .map((p) => p.spec.name)
-              .join(', ')}`,
-          ),
-        this.options.readyTimeoutMs ?? 60_000,
-      ).unref(),
-    );
+    const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
+    const timeout = new Promise<string>((resolve) => {
+      // Parts waiting for the database get more time: they start by themselves once it answers.
+      const check = () => {
+        const unready = this.parts.filter((p) => !p.ready);
+        if (unready.length > 0 && unready.every((p) => p.waiting !== undefined)) {
+          this.options.log.warn(`still waiting for the database: ${unready.map((p) => `${p.spec.name} (${p.waiting})`).join(', ')}`);
+          setTimeout(check, timeoutMs).unref();
+        } else {
+          const names = unready.map((p) => p.spec.name).join(', ');
+          resolve(`not every part reported ready within ${Math.round(timeoutMs / 1000)} s: ${names}`);
+        }
+      };
+      setTimeout(check, timeoutMs).unref();
+    });
     const outcome = await Promise.race([allReady.then(() => undefined), this.failed, timeout]);
     if (outcome !== undefined) throw new Error(outcome);
     return Object.fromEntries(this.parts.map((p) => [p.spec.name, p.details]));
@@ -122,14 +127,17 @@ export class Supervisor {
     const child: Child = execaNode(this.options.cesarBin, spec.args, { ...spawnOptions, env: this.options.env });
     part.child = child;
     part.ready = false;
+    part.waiting = undefined;
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.options.onLine(spec.name, line));
     }
     child.on('message', (message: unknown) => {
       const m = message as { type?: string } & Record<string, unknown>;
+      if (m?.type === 'waiting' && !part.ready) part.waiting = String(m.reason);
       if (m?.type !== 'ready') return;
       part.ready = true;
+      part.waiting = undefined;
       const { type: _type, ...details } = m;
       part.details = details;
       if (part.exits.length > 0) this.options.log.info(`${spec.name} is ready again`);

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Queryable } from '../../src/db/queryable.js';
+import { enqueue } from '../../src/queue/enqueue.js';
+import { sql, useTestDatabase } from '../helpers/db.js';
+import { inlineJobType, memoryLogger, registryOf, startWorker, waitFor } from '../helpers/queue.js';
+
+let sleeperAborted = false;
+const sleeper = inlineJobType({
+  name: 'sleeper',
+  description: 'sleeps until aborted',
+  timeoutMs: 600_000,
+  run: ({ signal }) =>
+    new Promise((_, reject) =>
+      signal.addEventListener(
+        'abort',
+        () => {
+          sleeperAborted = true;
+          reject(signal.reason);
+        },
+        { once: true },
+      ),
+    ),
+});
+
+/** The test database's pool, but refusing every query (as a stopped server does) while `down`. */
+function switchablePool(pool: Queryable) {
+  const names: string[] = [];
+  return {
+    down: false,
+    names,
+    query(config: { text: string; values?: unknown[]; name?: string }) {
+      if (this.down) return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+      names.push(config.name ?? 'other');
+      return pool.query(config);
+    },
+  } as Queryable & { down: boolean; names: string[] };
+}
+
+describe('a worker through a database outage longer than its lease', () => {
+  const db = useTestDatabase();
+
+  it('drops the jobs it held, then claims again at the next poll once the database answers, not at the next heartbeat', async () => {
+    const pool = switchablePool(db.handle.pool);
+    const log = memoryLogger();
+    // A lease of 300 s: the heartbeat timer (every 100 s) never fires during the test.
+    const w = await startWorker(db.url, registryOf(sleeper), { pool, log, listenUrl: undefined, leaseSeconds: 300 });
+    try {
+      const held = await enqueue(db.handle.pool, { type: 'sleeper', payload: {} });
+      await waitFor('the sleeper to run', async () => w.worker.stats.claimed === 1);
+
+      pool.down = true;
+      // As if no heartbeat had succeeded for longer than the lease.
+      (w.worker as unknown as { lastHeartbeatOk: number }).lastHeartbeatOk = Date.now() - 301_000;
+      await waitFor('the held job to be dropped', async () => sleeperAborted);
+      await waitFor('a claim attempt during the outage', async () =>
+        log.lines.some((l) => /the worker is waiting for the database/.test(l)),
+      );
+
+      pool.names.length = 0;
+      pool.down = false;
+      const next = await enqueue(db.handle.pool, { type: 'canary', payload: {} });
+      await waitFor(
+        'the canary to complete',
+        async () => (await sql(db.url, 'SELECT status FROM job_queue WHERE id = $1', [next.id]))[0]!.status === 'completed',
+      );
+      const firstClaim = pool.names.indexOf('cesar_claim');
+      assert.ok(firstClaim > 0 && pool.names.slice(0, firstClaim).includes('cesar_heartbeat'), pool.names.join(', '));
+      assert.equal(w.worker.stats.succeeded, 1, 'the dropped job was not run again here');
+      const [row] = await sql(db.url, 'SELECT status, attempts FROM job_queue WHERE id = $1', [held.id]);
+      assert.deepEqual(row, { status: 'in_progress', attempts: 1 }, 'left to the rescuer once its lease expires');
+      assert.equal(log.lines.filter((l) => /waiting for the database/.test(l)).length, 1, log.lines.join('\n'));
+      assert.ok(log.lines.some((l) => /the worker: the database answers again/.test(l)));
+    } finally {
+      await w.stop();
+    }
+  });
+});

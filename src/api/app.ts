@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.js';
-import { NotFoundError } from '../errors.js';
+import { InputError, NotFoundError } from '../errors.js';
 import { createHttpApp, type HttpApp } from '../http/app.js';
 import { buildOpenApi, jobBodyByType, type OpenApiDocument } from '../http/openapi.js';
 import type { Logger } from '../log.js';
@@ -22,6 +22,10 @@ export interface ApiOptions {
   token: string;
   version: string;
   serverVersion: string;
+  /** CESAR_JOB_RETENTION: a unique_for window may not outlast it (finished jobs are deleted after it). */
+  jobRetentionMs?: number;
+  /** Open connections are capped at this (see capConnections); default: no cap (`cesar api` sets one). */
+  maxConnections?: number;
 }
 
 /** Bodies larger than this are refused with 413 before they are read whole. */
@@ -37,7 +41,13 @@ const databaseDown = { description: 'the database does not answer: {"status": "u
  */
 export function createApiApp(options: ApiOptions): HttpApp {
   const { pool, db, registry } = options;
-  const app = createHttpApp({ name: 'API', log: options.log, token: options.token, bodyLimit: maxBodyBytes });
+  const app = createHttpApp({
+    name: 'API',
+    log: options.log,
+    token: options.token,
+    bodyLimit: maxBodyBytes,
+    maxConnections: options.maxConnections,
+  });
   const metrics = createMetrics(db);
   let openapi: OpenApiDocument | undefined;
 
@@ -127,10 +137,23 @@ export function createApiApp(options: ApiOptions): HttpApp {
       },
     },
     async (request, reply) => {
-      const job = await enqueue(pool, toNewJob(request.body), registry);
-      return reply
-        .code(job.deduplicated ? 200 : 201)
-        .send({ id: job.id, deduplicated: job.deduplicated, type: job.type, queue: job.queue, run_at: job.runAt.toISOString() });
+      const newJob = toNewJob(request.body);
+      if (newJob.uniqueForMs !== undefined && options.jobRetentionMs !== undefined && newJob.uniqueForMs > options.jobRetentionMs) {
+        throw new InputError(
+          `unique_for is longer than the job retention (CESAR_JOB_RETENTION, ${Math.round(options.jobRetentionMs / 1000)} s): finished jobs and their keys are deleted after it`,
+          undefined,
+          'unique_for',
+        );
+      }
+      const job = await enqueue(pool, newJob, registry);
+      return reply.code(job.deduplicated ? 200 : 201).send({
+        id: job.id,
+        deduplicated: job.deduplicated,
+        type: job.type,
+        queue: job.queue,
+        run_at: job.runAt.toISOString(),
+        status: job.status,
+      });
     },
   );
 

@@ -1,4 +1,6 @@
 import * as v from 'valibot';
+import { parseDuration } from '../duration.js';
+import { parseIsoTime } from '../iso-time.js';
 import type { NewJob } from '../queue/enqueue.js';
 import { jobStatuses } from '../read-model/jobs.js';
 
@@ -37,30 +39,55 @@ export const listJobsQuery = v.object({
   ),
 });
 
-const integer = (description: string) =>
-  v.nullish(v.pipe(v.number(mustBe('an integer')), v.integer(mustBe('an integer')), v.description(description)));
-const isoTime = mustBe('an ISO 8601 time like 2026-01-31T09:00:00Z');
+/** A JSON integer within the column's range (or the documented limits): beyond it is a 400 naming the field, never a database error. */
+const integer = (min: number, max: number, what: string, description: string) =>
+  v.nullish(
+    v.pipe(
+      v.number(mustBe(what)),
+      v.integer(mustBe(what)),
+      v.minValue(min, mustBe(what)),
+      v.maxValue(max, mustBe(what)),
+      v.description(description),
+    ),
+  );
+const int32 = { min: -2_147_483_648, max: 2_147_483_647 };
+const maxDelayMs = 366 * 86_400_000;
+const isoTime = mustBe('an ISO 8601 time like 2026-01-31T09:00:00Z, with a real date and time');
+const duration = mustBe('a duration like 30s, 5m, 1h or 1d');
 
 /** The body of POST /api/jobs: the same fields and rules as `cesar enqueue`; enqueue checks the type and payload. */
 export const newJobBody = v.strictObject({
   type: v.pipe(v.string(mustBe('a string (the job type)')), v.description('the job type')),
   payload: v.optional(v.pipe(v.unknown(), v.description("a JSON object checked against the type's payload schema (default {})"))),
-  priority: integer('lower runs first (default 0)'),
+  priority: integer(int32.min, int32.max, 'an integer from -2147483648 to 2147483647', 'lower runs first (default 0)'),
   run_at: v.nullish(
     v.pipe(
       v.string(isoTime),
-      v.regex(/^\d{4}-\d{2}-\d{2}/, isoTime),
-      v.check((text) => !Number.isNaN(new Date(text).getTime()), isoTime),
-      v.description('run at this time, ISO 8601 (not with delay_ms)'),
+      v.check((text) => parseIsoTime(text) !== undefined, isoTime),
+      v.description('run at this time, ISO 8601 (not with delay_ms); a date that does not exist (2026-02-30) is refused'),
     ),
   ),
-  delay_ms: integer('run after this many milliseconds, up to 366 days (not with run_at)'),
-  max_attempts: integer('attempts before the job is failed for good, 1 to 1000 (default 5)'),
+  delay_ms: integer(
+    0,
+    maxDelayMs,
+    `an integer from 0 to ${maxDelayMs} (366 days)`,
+    'run after this many milliseconds, up to 366 days (not with run_at)',
+  ),
+  max_attempts: integer(1, 1000, 'an integer from 1 to 1000', 'attempts before the job is failed for good, 1 to 1000 (default 5)'),
   queue: v.optional(v.pipe(v.string(mustBe('a string')), v.description('queue name (default "default")'))),
   key: v.nullish(
     v.pipe(
       v.string(mustBe('a string')),
       v.description('dedupe key: while a job with this key is pending or running, that job is returned'),
+    ),
+  ),
+  unique_for: v.nullish(
+    v.pipe(
+      v.string(duration),
+      v.check((text) => parseDuration(text) !== undefined, duration),
+      v.description(
+        'with key: the key also holds this long after its job finished (cron firing twice makes one job): 30s, 5m, 1h; at most the job retention',
+      ),
     ),
   ),
 });
@@ -72,10 +99,11 @@ export function toNewJob(body: NewJobBody): NewJob {
     type: body.type,
     payload: body.payload,
     priority: body.priority ?? undefined,
-    runAt: body.run_at == null ? undefined : new Date(body.run_at),
+    runAt: body.run_at == null ? undefined : parseIsoTime(body.run_at),
     delayMs: body.delay_ms ?? undefined,
     maxAttempts: body.max_attempts ?? undefined,
     queue: body.queue,
     dedupeKey: body.key ?? undefined,
+    uniqueForMs: body.unique_for == null ? undefined : parseDuration(body.unique_for),
   };
 }

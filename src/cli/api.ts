@@ -1,5 +1,6 @@
 import { createApiApp } from '../api/app.js';
 import { loadApiToken } from '../auth/token.js';
+import { defaultMaxConnections } from '../http/limits.js';
 import { closeHttp, listenHttp } from '../http/listen.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { runService, type Service } from '../service.js';
@@ -12,6 +13,8 @@ export interface ApiCliOptions {
 
 /** How long requests in flight get to finish once asked to stop, before every connection is closed. */
 const stopGraceMs = 5_000;
+/** File descriptors kept out of the connection cap for Node itself, logs and spare room (the pool's are added). */
+const reservedFds = 64;
 
 /** `cesar api`: the HTTP API until SIGINT/SIGTERM. */
 export async function runApi(ctx: CliContext, options: ApiCliOptions, version: string): Promise<number> {
@@ -20,6 +23,8 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
     ctx,
     async (handle) => {
       ctx.log.info(`Connected to ${describeDatabase(handle)}`);
+      const maxConnections = defaultMaxConnections(reservedFds + ctx.config.poolMax);
+      ctx.log.debug(`API: at most ${maxConnections} connections at once (from the open-file limit)`);
       const app = createApiApp({
         pool: handle.pool,
         db: await handle.kysely(),
@@ -28,6 +33,8 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
         token: token.value,
         version,
         serverVersion: handle.server.version,
+        jobRetentionMs: ctx.config.jobRetentionMs,
+        maxConnections,
       });
       const service: Service = {
         name: 'api',
@@ -45,6 +52,6 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
       };
       return runService(service, { log: ctx.log, graceMs: stopGraceMs });
     },
-    { applicationName: 'cesar-api' },
+    { applicationName: 'cesar-api', waitForDatabase: 'the API' },
   );
 }

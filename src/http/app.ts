@@ -3,7 +3,10 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { bearerMatches } from '../auth/token.js';
 import type { Logger } from '../log.js';
+import { capConnections } from './connections.js';
 import { errorAnswer, HttpError } from './errors.js';
+import { bodyText, checkQuery, checkText, parseQuery } from './input.js';
+import { defaultTimeouts, type HttpTimeouts } from './limits.js';
 import type { JsonSchema, JsonSchemaDoc } from './openapi.js';
 import { collectRoutes } from './routes.js';
 import { type ValibotTypeProvider, valibotValidatorCompiler } from './validation.js';
@@ -47,6 +50,10 @@ export interface HttpAppOptions {
   token: string;
   /** Bodies larger than this are refused with 413 (bytes). */
   bodyLimit: number;
+  /** Open connections are capped at this (see capConnections, defaultMaxConnections); default: no cap. */
+  maxConnections?: number;
+  /** Replaces some of defaultTimeouts (tests shorten them). */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 const unauthorizedMessage = 'this request needs Authorization: Bearer <token> (CESAR_API_TOKEN, or the api-token file in CESAR_HOME)';
@@ -59,30 +66,55 @@ const unauthorizedMessage = 'this request needs Authorization: Bearer <token> (C
  */
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const { log, bodyLimit, name } = options;
+  const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const app = Fastify({
     logger: false,
     bodyLimit,
-    requestTimeout: 30_000,
-    // Node's default, as the API had before Fastify (whose default is 72 s).
-    keepAliveTimeout: 5_000,
+    // Node's HTTP server options: the headers timeout, and how often the headers and request
+    // timeouts are checked (Node's default, 30 s, would let a silent client stay 30 s past them).
+    http: { headersTimeout: timeouts.headers, connectionsCheckingInterval: timeouts.check },
+    requestTimeout: timeouts.request,
+    keepAliveTimeout: timeouts.keepAlive,
+    connectionTimeout: timeouts.idle,
+    routerOptions: { querystringParser: parseQuery },
     // HEAD answers only where a route declares it: the routes are exactly the documented ones.
     exposeHeadRoutes: false,
     // During a graceful stop, requests on open connections are still answered in the documented shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    clientErrorHandler: answerMalformedRequest,
+    clientErrorHandler: (err, socket) => answerMalformedRequest(err, socket, log, name),
+    // A path that is not valid percent-encoding, or a parameter over the length limit: Fastify answers these before routing.
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const refusal =
+        err.code === 'FST_ERR_BAD_URL'
+          ? new HttpError(
+              400,
+              'invalid_input',
+              'the path is not valid percent-encoded UTF-8; encode it as UTF-8, then percent-encode it',
+              'path',
+            )
+          : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? new HttpError(414, 'uri_too_long', 'a path segment is over 100 characters', 'path')
+            : err;
+      const { statusCode, body } = errorAnswer(refusal, { log, name, bodyLimit });
+      reply.code(statusCode).send(body);
+    },
   }).withTypeProvider<ValibotTypeProvider>();
-  app.server.headersTimeout = 10_000;
+  if (options.maxConnections !== undefined) capConnections(app.server, options.maxConnections);
 
   const routes = collectRoutes(app);
   app.setValidatorCompiler(valibotValidatorCompiler);
 
-  // Every body is JSON, whatever the Content-Type says; routes without a body schema ignore theirs.
+  // A body must be UTF-8 JSON (415 otherwise); an empty one counts as none, so body-less POSTs work
+  // whatever their Content-Type. Routes without a body schema ignore a JSON body; unknown routes any body.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    if (request.is404 || request.routeOptions.schema?.body === undefined) return done(null, undefined);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJson(body as string));
+      const raw = body as Buffer;
+      if (raw.length === 0 || request.is404) return done(null, undefined);
+      const text = bodyText(request.headers['content-type'], raw);
+      if (request.routeOptions.schema?.body === undefined) return done(null, undefined);
+      done(null, parseJson(text));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -94,6 +126,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     }
   });
   app.addHook('preValidation', async (request) => {
+    checkText(request.params, 'params');
+    checkQuery(request.query);
+    checkText(request.body, 'body');
     // No Content-Type and no body: nothing reached the parser.
     if (request.routeOptions.schema?.body !== undefined && request.body === undefined) {
       throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
@@ -127,9 +162,16 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A request Node's HTTP parser refused (or that timed out): answer it in the documented shape, then drop the connection. */
-function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+/**
+ * A request Node's HTTP parser refused, or that timed out: answer it in the documented shape, then
+ * destroy the connection (never half-close it: a client that does not read would keep it open).
+ */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket, log: Logger, name: string): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') log.warn(`${name}: a request did not arrive in time (408); connection closed`);
   const [status, code, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? ['408 Request Timeout', 'request_timeout', 'the request took too long to arrive']

@@ -70,16 +70,20 @@ export function errorAnswer(err: unknown, context: { log: Logger; name: string; 
   if (err instanceof NotFoundError) return answer(404, err.code, err.message);
   if (err instanceof StateError) return answer(409, err.code, err.message);
   if (err instanceof DatabaseError) return answer(503, 'database_unavailable', err.message);
-  if (isDatabaseUnavailable(err)) return answer(503, 'database_unavailable', 'the database is unavailable; try again shortly');
-  if (err instanceof CesarError) return answer(500, err.code, err.message);
   const fastify = err as { code?: unknown; statusCode?: unknown; message?: unknown };
   if (fastify?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return answer(413, 'body_too_large', `the body is over the limit of ${bodyLimit} bytes (${Math.round(bodyLimit / 1024)} KiB)`);
   }
-  // Fastify's own refusals of a request (bad URL, bad Content-Length, bad Content-Type, ...).
+  if (fastify?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return answer(415, 'unsupported_media_type', 'the Content-Type is not accepted; send JSON with Content-Type: application/json');
+  }
+  // Fastify's own refusals of a request (bad Content-Length, a body cut short, ...). Before the
+  // database check: a client that drops its connection mid-body fails with ECONNRESET too.
   if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     return answer(fastify.statusCode, codeOfStatus(fastify.statusCode), String(fastify.message));
   }
+  if (isDatabaseUnavailable(err)) return answer(503, 'database_unavailable', 'the database is unavailable; try again shortly');
+  if (err instanceof CesarError) return answer(500, err.code, err.message);
   log.error(`${name} request failed: ${(err as Error)?.stack ?? String(err)}`);
   return answer(500, 'internal', `internal error; see the ${name} log`);
 }

@@ -27,6 +27,7 @@ describe('HTTP API (in process, app.inject)', () => {
       token,
       version: '0.0.0-test',
       serverVersion: handle.server.version,
+      jobRetentionMs: 7 * 86_400_000,
     });
     await app.ready();
   });
@@ -204,14 +205,86 @@ describe('HTTP API (in process, app.inject)', () => {
       assertError(await post('/api/jobs', undefined, { raw: '' }), 400, 'invalid_json');
       const noBody = await app.inject({ method: 'POST', url: '/api/jobs', headers: { authorization: `Bearer ${token}` } });
       assertError(noBody, 400, 'invalid_json');
-      // Whatever the Content-Type, the body is read as JSON.
-      const asText = await app.inject({
-        method: 'POST',
-        url: '/api/jobs',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
-        payload: 'not json',
-      });
-      assertError(asText, 400, 'invalid_json');
+      const notUtf8 = Buffer.concat([Buffer.from('{"type": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+      assertError(await post('/api/jobs', undefined, { raw: notUtf8 as unknown as string }), 400, 'invalid_json', 'body');
+    });
+
+    it('415 for a body that is not JSON; application/json with a UTF-8 charset is JSON; body-less POSTs work', async () => {
+      const before = await jobCount();
+      const send = (url: string, contentType: string | undefined, payload?: string) =>
+        app.inject({
+          method: 'POST',
+          url,
+          headers: { authorization: `Bearer ${token}`, ...(contentType === undefined ? {} : { 'content-type': contentType }) },
+          ...(payload === undefined ? {} : { payload }),
+        });
+      const job = JSON.stringify({ type: 'canary' });
+      for (const contentType of [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=latin1',
+        'application/jsonx',
+      ]) {
+        assertError(await send('/api/jobs', contentType, job), 415, 'unsupported_media_type');
+      }
+      assertError(await send('/api/jobs', 'garbage', job), 415, 'unsupported_media_type');
+      assertError(await send('/api/jobs/1/retry', 'text/plain', 'retry please'), 415, 'unsupported_media_type');
+      assert.equal(await jobCount(), before, 'nothing enqueued');
+      for (const contentType of ['application/json; charset=utf-8', 'Application/JSON; Charset="UTF-8"']) {
+        assert.equal((await send('/api/jobs', contentType, job)).statusCode, 201, contentType);
+      }
+      const id = await enqueued();
+      await setStatus(id, 'failed');
+      for (const contentType of [undefined, 'application/json', 'text/plain']) {
+        const retried = await send(`/api/jobs/${id}/retry`, contentType);
+        assert.equal(retried.statusCode, 200, `${contentType}: ${retried.body}`);
+        await setStatus(id, 'failed');
+      }
+    });
+
+    it('400 naming the field for bad encodings, NUL characters and numbers out of range, before the database', async () => {
+      const lines0 = lines.length;
+      const cases: Array<[string, string, unknown, string]> = [
+        ['GET', '/api/jobs/%', undefined, 'path'],
+        ['GET', '/api/jobs/%E0%A4%A', undefined, 'path'],
+        ['POST', '/api/jobs/%/retry', undefined, 'path'],
+        ['POST', '/api/jobs/%E0/cancel', undefined, 'path'],
+        ['GET', '/api/jobs/%00', undefined, 'id'],
+        ['GET', '/api/jobs?before=99999999999999999999', undefined, 'before'],
+        ['GET', '/api/jobs?limit=99999999999999999999', undefined, 'limit'],
+        ['GET', '/api/jobs?type=%00', undefined, 'type'],
+        ['GET', '/api/jobs?type=can%00ary', undefined, 'type'],
+        ['GET', '/api/jobs?type=%E0%A4%A', undefined, 'type'],
+        ['GET', '/api/jobs?status=%', undefined, 'status'],
+        ['GET', '/health?x=%FF', undefined, 'x'],
+        ['POST', '/api/jobs', { type: 'canary\u0000' }, 'type'],
+        ['POST', '/api/jobs', { type: 'canary', key: 'a\u0000' }, 'key'],
+        ['POST', '/api/jobs', { type: 'canary', key: '\ud800' }, 'key'],
+        ['POST', '/api/jobs', { type: 'canary', queue: 'q\u0000' }, 'queue'],
+        ['POST', '/api/jobs', { type: 'canary', run_at: '2026-01-01T00:00:00Z\u0000' }, 'run_at'],
+        ['POST', '/api/jobs', { type: 'canary', payload: { note: 'a\u0000' } }, 'payload.note'],
+        ['POST', '/api/jobs', { type: 'canary', payload: { 'a\u0000': 1 } }, 'payload'],
+        ['POST', '/api/jobs', { type: 'canary', priority: 2_147_483_648 }, 'priority'],
+        ['POST', '/api/jobs', { type: 'canary', priority: -2_147_483_649 }, 'priority'],
+        ['POST', '/api/jobs', { type: 'canary', priority: 1e300 }, 'priority'],
+        ['POST', '/api/jobs', { type: 'canary', delay_ms: 1e300 }, 'delay_ms'],
+        ['POST', '/api/jobs', { type: 'canary', delay_ms: -1 }, 'delay_ms'],
+        ['POST', '/api/jobs', { type: 'canary', max_attempts: 2 ** 40 }, 'max_attempts'],
+        ['POST', '/api/jobs', { type: 'canary', payload: { sleep_ms: 2 ** 40 } }, 'payload.sleep_ms'],
+      ];
+      const before = await jobCount();
+      for (const [method, url, body, field] of cases) {
+        const response = method === 'GET' ? await get(url) : await post(url, body);
+        assertError(response, 400, 'invalid_input', field);
+      }
+      const deep = `{"type": "canary", "payload": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
+      assertError(await post('/api/jobs', undefined, { raw: deep }), 400, 'invalid_input', 'body');
+      assert.equal(await jobCount(), before, 'nothing enqueued');
+      assert.deepEqual(
+        lines.slice(lines0).filter((line) => !line.startsWith('DEBUG: ')),
+        [],
+        'nothing logged above debug',
+      );
     });
 
     it('401 without the token or with a wrong one, before the body is read', async () => {
@@ -286,6 +359,39 @@ describe('HTTP API (in process, app.inject)', () => {
         lines.filter((line) => line.includes(token)),
         [],
       );
+    });
+  });
+
+  describe('cron and dates (hardening)', () => {
+    it('unique_for: the key holds after its job finished, and a concurrent twin gets the same job', async () => {
+      const first = await post('/api/jobs', { type: 'canary', key: 'api-min-1200', unique_for: '1m' });
+      assert.equal(first.statusCode, 201, first.body);
+      const id = first.json().id as number;
+      await setStatus(id, 'completed');
+      const again = await post('/api/jobs', { type: 'canary', key: 'api-min-1200', unique_for: '1m' });
+      assert.equal(again.statusCode, 200, again.body);
+      assert.deepEqual([again.json().id, again.json().deduplicated, again.json().status], [id, true, 'completed']);
+      const withoutWindow = await post('/api/jobs', { type: 'canary', key: 'api-min-1200' });
+      assert.equal(withoutWindow.statusCode, 201, 'without unique_for the key holds only while pending or running');
+    });
+
+    it('refuses unique_for without a key, past the retention, or not a duration, and impossible run_at dates, naming the field', async () => {
+      const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+        [{ type: 'canary', unique_for: '1m' }, 'unique_for', /needs a dedupe key/],
+        [{ type: 'canary', key: 'k', unique_for: '30d' }, 'unique_for', /longer than the job retention/],
+        [{ type: 'canary', key: 'k', unique_for: 'soon' }, 'unique_for', /must be a duration/],
+        [{ type: 'canary', run_at: '2026-02-30T00:00:00Z' }, 'run_at', /with a real date and time/],
+        [{ type: 'canary', run_at: '2027-02-29T09:00:00Z' }, 'run_at', /with a real date and time/],
+      ];
+      for (const [body, field, message] of cases) {
+        const response = await post('/api/jobs', body);
+        assert.equal(response.statusCode, 400, JSON.stringify(body));
+        assert.equal(response.json().error.field, field, JSON.stringify(body));
+        assert.match(response.json().error.message, message);
+      }
+      const leap = await post('/api/jobs', { type: 'canary', run_at: '2028-02-29T12:00:00Z' });
+      assert.equal(leap.statusCode, 201, leap.body);
+      assert.equal(leap.json().run_at, '2028-02-29T12:00:00.000Z');
     });
   });
 

@@ -3,7 +3,9 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import * as v from 'valibot';
 import { ConfigError, ExitCode, InputError, StateError } from '../../src/errors.js';
-import { createHttpApp, type HttpApp } from '../../src/http/app.js';
+import { createHttpApp, type HttpApp, type HttpAppOptions } from '../../src/http/app.js';
+import { errorAnswer } from '../../src/http/errors.js';
+import { defaultMaxConnections, maxConnectionsFor, openFileLimit } from '../../src/http/limits.js';
 import { closeHttp, listenHttp } from '../../src/http/listen.js';
 import { buildOpenApi } from '../../src/http/openapi.js';
 import { createLogger } from '../../src/log.js';
@@ -11,13 +13,26 @@ import { registerSecret } from '../../src/mask.js';
 
 const token = 'layer-test-token';
 
-function testApp(): { app: HttpApp; lines: string[] } {
+const openConnections = (app: HttpApp) =>
+  new Promise<number>((resolve, reject) => app.server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
+
+/** Poll until check holds; fail after a generous 10 s. */
+async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function testApp(extra: Pick<HttpAppOptions, 'timeouts' | 'maxConnections'> = {}): { app: HttpApp; lines: string[] } {
   const lines: string[] = [];
   const app = createHttpApp({
     name: 'dashboard',
     log: createLogger({ level: 'debug', format: 'text', proc: 'test', write: (line) => lines.push(line) }),
     token,
     bodyLimit: 1024,
+    ...extra,
   });
   const docs = { summary: 'a test route', responses: { 200: 'ok' } };
   app.get('/boom', { config: { docs } }, async () => {
@@ -129,7 +144,8 @@ describe('the HTTP layer (src/http)', () => {
 
   it('answers a malformed request with 400 and closes the connection', async () => {
     const { app } = testApp();
-    assert.deepEqual([app.server.headersTimeout, app.server.requestTimeout], [10_000, 30_000]);
+    const { headersTimeout, requestTimeout, keepAliveTimeout, timeout } = app.server;
+    assert.deepEqual([headersTimeout, requestTimeout, keepAliveTimeout, timeout], [10_000, 30_000, 5_000, 60_000]);
     const { port } = await listenHttp(app, { host: '127.0.0.1', port: 0, flag: '--dashboard-port' });
     try {
       const answer = await new Promise<string>((resolve, reject) => {
@@ -195,5 +211,122 @@ describe('the HTTP layer (src/http)', () => {
     await stopping;
     assert.equal(await slow, 'aborted');
     release();
+  });
+  it('answers 408 to a body that never ends, logs it at warn, and destroys the connection', async () => {
+    const { app, lines } = testApp({ timeouts: { request: 600, headers: 400, check: 100 } });
+    const { port } = await listenHttp(app, { host: '127.0.0.1', port: 0, flag: '--api-port' });
+    try {
+      const slowRequests = [
+        // the body never ends
+        `POST /things/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inner":`,
+        // the headers never end
+        'GET /state HTTP/1.1\r\nHost: x\r\n',
+      ];
+      for (const request of slowRequests) {
+        // The client never closes its side: a half-closed server socket would stay open.
+        const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.write(request));
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk.toString();
+        });
+        await new Promise((resolve) => socket.once('end', resolve));
+        assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+        assert.match(answer, /\{"error":\{"code":"request_timeout","message":"[^"]+"\}\}$/);
+        assert.equal(await openConnections(app), 0, 'the server destroyed its side');
+        socket.destroy();
+      }
+      assert.equal(lines.filter((l) => l.startsWith('WARN: ') && /408/.test(l)).length, 2, lines.join('\n'));
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('ERROR')),
+        [],
+      );
+    } finally {
+      await closeHttp(app, new AbortController().signal);
+    }
+  });
+
+  it('destroys a connection whose client stops reading the answer', async () => {
+    const { app } = testApp({ timeouts: { idle: 300 } });
+    app.get('/big', async () => ({ pad: 'x'.repeat(16 * 1024 * 1024) }));
+    const { port } = await listenHttp(app, { host: '127.0.0.1', port: 0, flag: '--api-port' });
+    try {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () =>
+        socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      socket.pause();
+      socket.on('error', () => {});
+      await waitUntil('the connection', async () => (await openConnections(app)) === 1);
+      await waitUntil('the server to destroy the connection', async () => (await openConnections(app)) === 0);
+      socket.destroy();
+    } finally {
+      await closeHttp(app, new AbortController().signal);
+    }
+  });
+
+  it('answers a body cut short (the client dropped the connection) as a client error, not "database unavailable"', () => {
+    // What Fastify hands the error handler when the request stream aborts mid-body.
+    const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+    const { statusCode, body } = errorAnswer(aborted, {
+      log: createLogger({ level: 'error', format: 'text', proc: 'test' }),
+      name: 'API',
+      bodyLimit: 1024,
+    });
+    assert.deepEqual([statusCode, body.error.code], [400, 'bad_request']);
+  });
+
+  it('caps open connections, dropping the oldest one without a request in progress', async () => {
+    const { app } = testApp({ maxConnections: 3 });
+    app.get('/ok', async () => ({ ok: true }));
+    const { port, url } = await listenHttp(app, { host: '127.0.0.1', port: 0, flag: '--api-port' });
+    const sockets: net.Socket[] = [];
+    try {
+      const closed: boolean[] = [];
+      for (let i = 0; i < 5; i++) {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          closed[i] = true;
+        });
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n');
+        sockets.push(socket);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const response = await fetch(`${url}/ok`);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { ok: true });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual([...closed], [true, true, true], 'the three oldest were dropped to make room');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await closeHttp(app, new AbortController().signal);
+    }
+  });
+
+  it('derives the default connection cap from the open-file limit', () => {
+    const limits =
+      'Limit                     Soft Limit           Hard Limit           Units\nMax open files            256                  1048576              files\n';
+    assert.equal(openFileLimit(limits), 256);
+    assert.equal(openFileLimit('Max open files            unlimited            unlimited            files\n'), undefined);
+    assert.equal(maxConnectionsFor(256, 74), 182);
+    assert.equal(maxConnectionsFor(50, 74), 16);
+    assert.equal(maxConnectionsFor(1_048_576, 74), 4096);
+    assert.equal(maxConnectionsFor(undefined, 74), 512);
+    if (process.platform === 'linux') assert.equal(defaultMaxConnections(74), maxConnectionsFor(openFileLimit(), 74));
+  });
+
+  it('answers a path that is not valid percent-encoding with 400 in the documented shape', async () => {
+    const { app } = testApp();
+    for (const url of ['/things/%', '/things/%E0%A4%A', '/%']) {
+      const response = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` } });
+      assert.equal(response.statusCode, 400, url);
+      assert.deepEqual(Object.keys(response.json()), ['error']);
+      assert.equal(response.json().error.code, 'invalid_input');
+      assert.equal(response.json().error.field, 'path');
+    }
+    const long = await app.inject({ method: 'POST', url: `/things/${'1'.repeat(200)}` });
+    assert.equal(long.statusCode, 414);
+    assert.deepEqual(long.json(), { error: { code: 'uri_too_long', message: 'a path segment is over 100 characters', field: 'path' } });
+    await app.close();
   });
 });

@@ -8,6 +8,7 @@ import { sql, useTestDatabase } from '../helpers/db.js';
 function oneLine(stderr: string): string {
   const lines = stderr.replace(/\n$/, '').split('\n');
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting there are none is the point
   assert.doesNotMatch(lines[0]!, /[\u0000-\u001f\u007f]/, 'no raw control character');
   return lines[0]!;
 }

@@ -16,7 +16,8 @@ import { sql } from '../helpers/db.js';
  * its own, stopped and started again on the same port, so DATABASE_URL stays valid.
  */
 const serverSettings = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
-const outageMs = 25_000;
+// As long as the outside probe's outage, and longer than the workers' 30 s lease.
+const outageMs = 60_000;
 
 /** Child processes of pid, from /proc, with their command lines. */
 function childrenOf(pid: number): Array<{ pid: number; cmd: string }> {

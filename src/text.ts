@@ -21,3 +21,12 @@ export function quote(value: unknown, max = 200): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
   return `"${escapeControl(cut.replace(/\\/g, '\\\\').replace(/"/g, '\\"'))}"`;
 }
+
+/**
+ * Text a program produced (a handler's error message or stack) made fit for a PostgreSQL text
+ * column: NUL, which PostgreSQL cannot store, written as \0, and the length capped.
+ */
+export function storableText(text: string, max: number): string {
+  const cleaned = text.includes('\0') ? text.replaceAll('\0', '\\0') : text;
+  return cleaned.length > max ? `${cleaned.slice(0, max)}… (${cleaned.length - max} more characters)` : cleaned;
+}

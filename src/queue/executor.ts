@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../log.js';
+import { storableText } from '../text.js';
 import { type BackoffPolicy, backoffDelayMs } from './backoff.js';
 import type { ClaimedJob } from './claimer.js';
 import type { Failure } from './completer.js';
@@ -130,7 +131,8 @@ export class Executor {
     }
     const timedOut = entry.abortReason === 'timeout';
     const error = err instanceof Error ? err : new Error(String(err));
-    const message = timedOut ? `timed out after ${type.spec.timeoutMs} ms` : error.message;
+    // A handler's own text: a NUL in it would make PostgreSQL refuse the whole batch of failures.
+    const message = timedOut ? `timed out after ${type.spec.timeoutMs} ms` : storableText(String(error.message), 8_192);
     const dead = job.attempts >= job.max_attempts;
     const delayMs = dead ? 0 : backoffDelayMs(job.attempts, this.options.backoff);
     this.options.stats.failed += 1;
@@ -141,7 +143,7 @@ export class Executor {
       jobId: job.id,
       outcome: timedOut ? 'timed_out' : 'failed',
       error: message,
-      stack: timedOut ? null : (error.stack ?? null),
+      stack: timedOut || error.stack === undefined ? null : storableText(String(error.stack), 32_768),
       delayMs,
     });
   }

@@ -70,7 +70,14 @@ const returnsValue = inlineJobType({
   timeoutMs: 10_000,
   run: () => 42,
 });
-const registry = registryOf(record, alwaysFail, sleepy, slow, deaf, throwsAtOnce, returnsValue);
+// A handler whose error holds a NUL, which PostgreSQL cannot store in text.
+const nulError = inlineJobType({
+  name: 'nul_error',
+  run() {
+    throw new Error('bad\u0000byte');
+  },
+});
+const registry = registryOf(record, alwaysFail, sleepy, slow, deaf, throwsAtOnce, returnsValue, nulError);
 
 async function jobRow(url: string, id: number) {
   return (await sql(url, 'SELECT status, attempts, max_attempts, last_error FROM job_queue WHERE id = $1', [id]))[0]!;
@@ -126,6 +133,23 @@ describe('worker (library, real PostgreSQL)', () => {
 
     const retried = await retryJob(t.handle.pool, id);
     assert.deepEqual([retried.status, retried.max_attempts], ['pending', 10]);
+  });
+
+  it('records a failure whose error text holds a NUL, and the failures after it', async () => {
+    const nul = await enqueue(t.handle.pool, { type: 'nul_error', maxAttempts: 1 }, registry);
+    const after = await enqueue(t.handle.pool, { type: 'always_fail', maxAttempts: 1 }, registry);
+    await runWorkerUntil(
+      t.url,
+      registry,
+      'both failures to be recorded',
+      async () => (await jobRow(t.url, nul.id)).status === 'failed' && (await jobRow(t.url, after.id)).status === 'failed',
+      { concurrency: 1, prefetch: 0 },
+    );
+    assert.equal((await jobRow(t.url, nul.id)).last_error, 'bad\\0byte');
+    assert.deepEqual(
+      (await attempts(t.url, nul.id)).map((a) => [a.outcome, a.error]),
+      [['failed', 'bad\\0byte']],
+    );
   });
 
   it('times out a slow attempt and counts it as timed_out', async () => {

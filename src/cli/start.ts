@@ -107,9 +107,10 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
         try {
           ready = await Promise.race([
             supervisor.start(),
-            new Promise<never>((_, reject) =>
-              shutdownSignal.addEventListener('abort', () => reject(new Error('interrupted during start-up')), { once: true }),
-            ),
+            // untilShutdown also resolves for a signal that came before (during the migrations, say).
+            untilShutdown().then(() => {
+              throw new Error('interrupted during start-up');
+            }),
           ]);
         } catch (err) {
           await supervisor.stop(forceSignal.aborted);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { isDatabaseUnreachable } from '../db/wait.js';
 import { CesarError, DatabaseError, InputError, NotFoundError, StateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { maskSecrets } from '../mask.js';
@@ -26,27 +27,15 @@ export interface ErrorAnswer {
   body: ErrorBody;
 }
 
-// SQLSTATE classes of a database that cannot answer: connection exceptions, operator intervention
-// (shutdown, cancelled by the admin), insufficient resources (too many connections, disk full).
-const unavailableSqlState = /^(08|57P|53)/;
-// Errors of the socket to the database (the API talks to nothing else over the network).
-const unavailableSocketCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
-// pg's own errors when a connection is lost or the pool cannot get one; they carry no code.
-const unavailableMessage = /^(Connection terminated|timeout exceeded when trying to connect)/;
-
+/**
+ * A database that cannot answer now: what the workers wait through (src/db/wait.ts), plus the
+ * SQLSTATE classes of a server that refuses work (57P: shutdown or cancelled by an operator; 53:
+ * out of connections, disk or memory) and a database host that does not resolve.
+ */
 function isDatabaseUnavailable(err: unknown): boolean {
+  if (isDatabaseUnreachable(err)) return true;
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && (unavailableSqlState.test(code) || unavailableSocketCodes.has(code))) return true;
-  return err instanceof Error && unavailableMessage.test(err.message);
+  return typeof code === 'string' && (/^(57P|53)/.test(code) || code === 'ENOTFOUND');
 }
 
 /** "Unsupported Media Type" → "unsupported_media_type": the code of a status Fastify decided. */

@@ -1,7 +1,15 @@
 import type { Kysely } from 'kysely';
 import client from 'prom-client';
 import type { Database } from '../db/types.js';
-import { attemptCounts, attemptDurationBuckets, jobCounts, listSyncSystems, workerCounts, workflowRunCounts } from '../read-model/index.js';
+import {
+  type AttemptDurations,
+  attemptCounts,
+  attemptDurations,
+  jobCounts,
+  listSyncSystems,
+  workerCounts,
+  workflowRunCounts,
+} from '../read-model/index.js';
 
 /** Upper bounds (seconds) of the job attempt duration histogram. */
 const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -53,7 +61,7 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
         workflowRunCounts(db),
         listSyncSystems(db),
         workerCounts(db),
-        attemptDurationBuckets(db, durationBuckets),
+        attemptDurations(db, durationBuckets),
       ]);
       jobsGauge.reset();
       for (const r of jobs) jobsGauge.set({ type: r.job_type, status: r.status }, r.count);
@@ -64,27 +72,23 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
       syncLag.reset();
       for (const r of sync) if (r.lag_seconds !== null) syncLag.set({ system: r.system }, r.lag_seconds);
       workersLive.set(workers.live);
-      return (await registry.metrics()) + histogram(durations, attempts);
+      return (await registry.metrics()) + histogram(durations);
     },
   };
 }
 
-/** The attempt-duration histogram in Prometheus text format (bucket counts come from SQL). */
-function histogram(
-  rows: Array<{ job_type: string; le: number; count: number; total_seconds: number }>,
-  attempts: Array<{ job_type: string; outcome: string; count: number }>,
-): string {
+/** The attempt-duration histogram in Prometheus text format (counts from one SQL pass, so the buckets are monotonic). */
+function histogram(rows: AttemptDurations[]): string {
   const name = 'cesar_job_attempt_duration_seconds';
   const lines = [`# HELP ${name} Duration of finished job attempts (retained history)`, `# TYPE ${name} histogram`];
-  const types = [...new Set(rows.map((r) => r.job_type))].sort();
-  for (const type of types) {
-    const label = type.replace(/["\\\n]/g, '_');
-    const ofType = rows.filter((r) => r.job_type === type).sort((x, y) => x.le - y.le);
-    for (const r of ofType) lines.push(`${name}_bucket{type="${label}",le="${r.le}"} ${r.count}`);
-    const count = attempts.filter((x) => x.job_type === type && x.outcome !== 'running').reduce((s, x) => s + x.count, 0);
-    lines.push(`${name}_bucket{type="${label}",le="+Inf"} ${count}`);
-    lines.push(`${name}_sum{type="${label}"} ${ofType[0]?.total_seconds ?? 0}`);
-    lines.push(`${name}_count{type="${label}"} ${count}`);
+  for (const r of rows) {
+    const label = r.job_type.replace(/["\\\n]/g, '_');
+    durationBuckets.forEach((le, i) => {
+      lines.push(`${name}_bucket{type="${label}",le="${le}"} ${r.buckets[i]}`);
+    });
+    lines.push(`${name}_bucket{type="${label}",le="+Inf"} ${r.count}`);
+    lines.push(`${name}_sum{type="${label}"} ${r.total_seconds}`);
+    lines.push(`${name}_count{type="${label}"} ${r.count}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -146,6 +146,11 @@ export class Worker {
     });
     const stopWaiting = signal ? AbortSignal.any([signal, this.stopSignal.signal]) : this.stopSignal.signal;
     await retryWhileUnreachable(() => this.register(), { log: this.log, who: 'the worker', signal: stopWaiting });
+    if (this.stopping) {
+      // stop() came while we registered: it found nothing to stop, so start nothing.
+      await o.pool.query({ text: stopWorkerSql, values: [this.id] }).catch(() => undefined);
+      return;
+    }
     if (o.listenUrl) this.listener = listen(o.listenUrl, 'cesar_jobs', () => this.wake(), this.log);
     this.log.info(`Polling for jobs every ${(o.pollIntervalMs / 1000).toFixed(1)} seconds`, {
       worker: this.id,

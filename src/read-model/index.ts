@@ -5,9 +5,10 @@
  */
 export { agentCounts } from './agents.js';
 export {
+  type AttemptDurations,
   type AttemptView,
   attemptCounts,
-  attemptDurationBuckets,
+  attemptDurations,
   countOf,
   getJob,
   type JobCount,

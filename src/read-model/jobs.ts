@@ -177,19 +177,25 @@ export async function attemptCounts(db: Kysely<Database>): Promise<Array<{ job_t
     .execute();
 }
 
-/** Finished attempts per job type whose duration is at most each bucket bound (seconds), and their total duration. */
-export async function attemptDurationBuckets(
-  db: Kysely<Database>,
-  bounds: number[],
-): Promise<Array<{ job_type: string; le: number; count: number; total_seconds: number }>> {
-  const result = await sql<{ job_type: string; le: number; count: number; total_seconds: number }>`
-    SELECT q.job_type, b.le,
-           count(*) FILTER (WHERE EXTRACT(EPOCH FROM a.finished_at - a.started_at) <= b.le) AS count,
-           sum(EXTRACT(EPOCH FROM a.finished_at - a.started_at))::float8 AS total_seconds
-      FROM job_attempts a
-      JOIN job_queue q ON q.id = a.job_id
-     CROSS JOIN unnest(${bounds}::float8[]) AS b(le)
-     WHERE a.finished_at IS NOT NULL
-     GROUP BY 1, 2`.execute(db);
-  return result.rows;
+export interface AttemptDurations {
+  job_type: string;
+  /** Finished attempts whose duration is at most each bound, in the order of the bounds. */
+  buckets: number[];
+  /** Every finished attempt, and their total duration in seconds. */
+  count: number;
+  total_seconds: number;
+}
+
+/** Finished attempts per job type, counted under each bound (seconds): one pass, one snapshot. */
+export async function attemptDurations(db: Kysely<Database>, bounds: number[]): Promise<AttemptDurations[]> {
+  const underBounds = sql.join(bounds.map((b) => sql`count(*) FILTER (WHERE d.seconds <= ${b}::float8)`));
+  const result = await sql<{ job_type: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
+    SELECT d.job_type, ARRAY[${underBounds}] AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
+      FROM (SELECT q.job_type, EXTRACT(EPOCH FROM a.finished_at - a.started_at)::float8 AS seconds
+              FROM job_attempts a
+              JOIN job_queue q ON q.id = a.job_id
+             WHERE a.finished_at IS NOT NULL) d
+     GROUP BY d.job_type
+     ORDER BY d.job_type`.execute(db);
+  return result.rows.map((r) => ({ ...r, buckets: r.buckets.map(Number) }));
 }

@@ -41,6 +41,8 @@ export class Completer {
   private completions: number[] = [];
   private failures: Failure[] = [];
   private writing: Promise<void> | undefined;
+  /** The jobs of the write in flight. */
+  private inFlight: number[] = [];
   /** Writes retried every second through an outage: logged at most every 10 s. */
   private readonly outage: OutageReporter;
 
@@ -78,6 +80,11 @@ export class Completer {
     }
   }
 
+  /** Jobs whose result is not written yet: their leases must still be renewed by the heartbeat. */
+  unwritten(): number[] {
+    return [...this.completions, ...this.failures.map((f) => f.jobId), ...this.inFlight];
+  }
+
   private pending(): boolean {
     return this.completions.length > 0 || this.failures.length > 0;
   }
@@ -95,10 +102,12 @@ export class Completer {
   }
 
   private async writeBatch(): Promise<void> {
-    const completions = this.completions.splice(0);
+    let completions = this.completions.splice(0);
     const failures = this.failures.splice(0);
+    this.inFlight = [...completions, ...failures.map((f) => f.jobId)];
     try {
       if (completions.length > 0) await this.writeCompletions(completions);
+      completions = []; // written: not kept again if the failures' write fails
       if (failures.length > 0) await this.writeFailures(failures);
       this.outage.recovered();
     } catch (err) {
@@ -113,6 +122,8 @@ export class Completer {
         this.completions = [];
         this.failures = [];
       }
+    } finally {
+      this.inFlight = [];
     }
   }
 

@@ -322,7 +322,8 @@ export class Worker {
   private async beat(): Promise<void> {
     // Not the attempts dropped with their leases: they may still be settling.
     const running = [...this.running.values()].filter((r) => r.abortReason !== 'lease_lost').map((r) => r.job.id);
-    const held = [...running, ...this.ready.map((j) => j.id)];
+    // And the jobs whose results wait to be written (an outage): their leases must hold until then.
+    const held = [...running, ...this.ready.map((j) => j.id), ...this.completer.unwritten()];
     try {
       const { rows } = await this.options.pool.query<{ id: number }>({
         name: 'cesar_heartbeat',

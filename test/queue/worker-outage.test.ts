@@ -76,3 +76,49 @@ describe('a worker through a database outage longer than its lease', () => {
     }
   });
 });
+
+describe('a result that cannot be written yet', () => {
+  const t = useTestDatabase();
+
+  it('keeps its job leased by the heartbeat until it is written: the job is not rescued and runs once', async () => {
+    // Completions fail as in an outage (SQLSTATE 08006) while the trigger is there; heartbeats work.
+    await sql(
+      t.url,
+      `CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'connection failure (test)' USING ERRCODE = '08006'; END $$;
+       CREATE TRIGGER refuse_completion BEFORE UPDATE ON job_queue
+          FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION refuse_completion()`,
+    );
+    let runs = 0;
+    const once = inlineJobType({
+      name: 'once',
+      run: () => {
+        runs += 1;
+      },
+    });
+    const registry = registryOf(once);
+    const { id } = await enqueue(t.handle.pool, { type: 'once' }, registry);
+    const w = await startWorker(t.url, registry, { leaseSeconds: 3, log: memoryLogger() });
+    try {
+      await waitFor('the job to run', async () => runs === 1);
+      // Three lease lengths with the result unwritten: the heartbeat renews the lease meanwhile.
+      await new Promise((r) => setTimeout(r, 9_000));
+      assert.equal((await sql(t.url, 'SELECT status FROM job_queue WHERE id = $1', [id]))[0]!.status, 'in_progress');
+      await sql(t.url, 'DROP TRIGGER refuse_completion ON job_queue');
+      await waitFor(
+        'the result to be written',
+        async () => (await sql(t.url, 'SELECT status FROM job_queue WHERE id = $1', [id]))[0]!.status === 'completed',
+      );
+    } finally {
+      await w.stop();
+    }
+    assert.equal(runs, 1);
+    assert.deepEqual(
+      (await sql(t.url, 'SELECT attempt, outcome FROM job_attempts WHERE job_id = $1 ORDER BY attempt', [id])).map((a) => [
+        a.attempt,
+        a.outcome,
+      ]),
+      [[1, 'succeeded']],
+    );
+  });
+});

@@ -41,8 +41,8 @@ export class Completer {
   private completions: number[] = [];
   private failures: Failure[] = [];
   private writing: Promise<void> | undefined;
-  /** The jobs of the write in flight. */
-  private inFlight: number[] = [];
+  /** The results of the write in flight (references, not copies: this is the hot path). */
+  private inFlight: { completions: number[]; failures: Failure[] } = { completions: [], failures: [] };
   /** Writes retried every second through an outage: logged at most every 10 s. */
   private readonly outage: OutageReporter;
 
@@ -82,7 +82,8 @@ export class Completer {
 
   /** Jobs whose result is not written yet: their leases must still be renewed by the heartbeat. */
   unwritten(): number[] {
-    return [...this.completions, ...this.failures.map((f) => f.jobId), ...this.inFlight];
+    const { completions, failures } = this.inFlight;
+    return [...this.completions, ...completions, ...[...this.failures, ...failures].map((f) => f.jobId)];
   }
 
   private pending(): boolean {
@@ -104,10 +105,11 @@ export class Completer {
   private async writeBatch(): Promise<void> {
     let completions = this.completions.splice(0);
     const failures = this.failures.splice(0);
-    this.inFlight = [...completions, ...failures.map((f) => f.jobId)];
+    this.inFlight = { completions, failures };
     try {
       if (completions.length > 0) await this.writeCompletions(completions);
       completions = []; // written: not kept again if the failures' write fails
+      this.inFlight = { completions, failures };
       if (failures.length > 0) await this.writeFailures(failures);
       this.outage.recovered();
     } catch (err) {
@@ -115,6 +117,7 @@ export class Completer {
       const kept = completions.length + failures.length;
       if (isDatabaseUnreachable(err)) this.outage.failed(err, `${kept} job result(s) kept, written once it answers`);
       else this.options.log.error(`recording job results failed, retrying: ${(err as Error).message}`);
+      this.inFlight = { completions: [], failures: [] };
       this.completions.unshift(...completions);
       this.failures.unshift(...failures);
       await new Promise((r) => setTimeout(r, 1000));
@@ -123,7 +126,7 @@ export class Completer {
         this.failures = [];
       }
     } finally {
-      this.inFlight = [];
+      this.inFlight = { completions: [], failures: [] };
     }
   }
 

@@ -25,6 +25,8 @@ interface Import {
   spec: string;
   /** For a relative import, the imported file relative to src/ ("queue/enqueue.ts"). */
   target?: string;
+  /** import('...'): loaded only when that code runs. */
+  dynamic: boolean;
 }
 
 function runtimeImports(): Import[] {
@@ -33,13 +35,13 @@ function runtimeImports(): Import[] {
     const text = fs.readFileSync(full, 'utf8');
     const file = path.relative(src, full);
     const specs = [
-      ...[...text.matchAll(/^import (?!type )[^;]*?from '([^']+)'/gms)].map((m) => m[1]!),
-      ...[...text.matchAll(/^export (?!type )[^;]*?from '([^']+)'/gms)].map((m) => m[1]!),
-      ...[...text.matchAll(/import\('([^']+)'\)/g)].map((m) => m[1]!),
+      ...[...text.matchAll(/^import (?!type )[^;]*?from '([^']+)'/gms)].map((m) => ({ spec: m[1]!, dynamic: false })),
+      ...[...text.matchAll(/^export (?!type )[^;]*?from '([^']+)'/gms)].map((m) => ({ spec: m[1]!, dynamic: false })),
+      ...[...text.matchAll(/import\('([^']+)'\)/g)].map((m) => ({ spec: m[1]!, dynamic: true })),
     ];
-    for (const spec of specs) {
+    for (const { spec, dynamic } of specs) {
       const target = spec.startsWith('.') ? path.normalize(path.join(path.dirname(file), spec)).replace(/\.js$/, '.ts') : undefined;
-      found.push({ file, spec, target });
+      found.push({ file, spec, target, dynamic });
     }
   }
   return found;
@@ -66,6 +68,23 @@ describe('module boundaries', () => {
   it("Kysely's run-time code stays out of the CLI, the HTTP layer and the queue's hot path (cron's enqueue stays fast)", () => {
     assert.deepEqual(
       offenders((i) => /^kysely(\/|$)/.test(i.spec) && inFolder(i.file, 'cli', 'api', 'http', 'queue', 'supervisor', 'jobs')),
+      [],
+    );
+  });
+
+  it('queue/ and jobs/ never load Kysely, not even through another module (static imports, followed)', () => {
+    const loads = (file: string, seen = new Set<string>()): string[] => {
+      if (seen.has(file)) return [];
+      seen.add(file);
+      return all
+        .filter((i) => i.file === file && !i.dynamic)
+        .flatMap((i) =>
+          i.target ? loads(i.target, seen).map((via) => `${file} -> ${via}`) : /^kysely(\/|$)/.test(i.spec) ? [`${file} -> kysely`] : [],
+        );
+    };
+    const roots = [...new Set(all.map((i) => i.file))].filter((f) => inFolder(f, 'queue', 'jobs'));
+    assert.deepEqual(
+      roots.flatMap((f) => loads(f)),
       [],
     );
   });

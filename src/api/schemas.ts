@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { parseDuration } from '../duration.js';
 import { parseIsoTime } from '../iso-time.js';
 import type { NewJob } from '../queue/enqueue.js';
-import { jobStatuses } from '../read-model/jobs.js';
+import { jobStatuses } from '../read-model/job-view.js';
 
 /** "must be WHAT; got INPUT": the validator puts the field's name in front. */
 const mustBe = (what: string) => (issue: v.BaseIssue<unknown>) => {

@@ -18,7 +18,7 @@ export async function runStatus(ctx: CliContext, options: StatusOptions): Promis
 
 const orNever = (value: string | null): string => value ?? 'never';
 
-export function formatStatus(s: StatusView, database: string): string {
+function formatStatus(s: StatusView, database: string): string {
   const out: string[] = [`Database: ${database}`, `As of: ${s.generated_at}`, ''];
   out.push('Agents by type and status');
   out.push(

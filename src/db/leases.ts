@@ -11,7 +11,7 @@ import type { Queryable } from './queryable.js';
  * over if it has expired. Returns a row only when $2 holds the lease afterwards. `elected_at` keeps
  * the start of the holder's term across renewals.
  */
-export const acquireLeaseSql = `
+const acquireLeaseSql = `
 INSERT INTO leader_leases (name, holder, elected_at, expires_at)
 VALUES ($1, $2, now(), now() + $3::float8 * interval '1 second')
     ON CONFLICT (name) DO UPDATE
@@ -22,7 +22,7 @@ VALUES ($1, $2, now(), now() + $3::float8 * interval '1 second')
 RETURNING holder, elected_at`;
 
 /** Give up lease $1 if holder $2 holds it, so that another process may take it at once. */
-export const releaseLeaseSql = `
+const releaseLeaseSql = `
 DELETE FROM leader_leases
  WHERE name = $1 AND holder = $2
 RETURNING name`;

@@ -7,7 +7,7 @@ import { HttpError } from './errors.js';
  */
 
 /** Bodies nested deeper than this are refused (a deep body would exhaust the stack further on). */
-export const maxBodyDepth = 64;
+const maxBodyDepth = 64;
 
 const badQueryFields = Symbol('badQueryFields');
 
@@ -100,7 +100,7 @@ export function checkQuery(query: unknown): void {
 }
 
 /** application/json; a charset parameter, when given, must be UTF-8 (JSON is UTF-8). */
-export function isJsonContentType(contentType: string): boolean {
+function isJsonContentType(contentType: string): boolean {
   const [type, ...parameters] = contentType.split(';').map((s) => s.trim().toLowerCase());
   if (type !== 'application/json') return false;
   return parameters.every((p) => !p.startsWith('charset=') || /^charset="?utf-?8"?$/.test(p));

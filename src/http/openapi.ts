@@ -50,7 +50,7 @@ const errorSchema: JsonSchema = {
  * sent (the schema's input); path and query parameters as what their text means (its output: the
  * integer that "17" is), since OpenAPI describes a parameter's value, not its serialization.
  */
-export function jsonSchemaOf(schema: v.GenericSchema, typeMode: 'input' | 'output' = 'input'): JsonSchema {
+function jsonSchemaOf(schema: v.GenericSchema, typeMode: 'input' | 'output' = 'input'): JsonSchema {
   // Checks JSON Schema cannot say (custom checks, transformations) are left out: the API still applies them.
   const { $schema: _, ...rest } = toJsonSchema(schema, { target: 'draft-2020-12', typeMode, errorMode: 'ignore' }) as JsonSchema;
   return rest;

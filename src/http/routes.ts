@@ -12,7 +12,7 @@ export interface RouteInfo {
 }
 
 /** Every route of an app, collected by its onRoute hook (one entry per method). */
-export class RouteTable {
+class RouteTable {
   private readonly routes: RouteInfo[] = [];
 
   add(options: RouteOptions): void {

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { NotFoundError, StateError } from '../errors.js';
-import { checkJobId, type JobRow, type JobView, toJobView } from '../read-model/jobs.js';
+import { checkJobId, type JobRow, type JobView, toJobView } from '../read-model/job-view.js';
 import { cancelSql, retrySql } from './queries.js';
 
 /** An operator's changes to one job. Reading jobs is the read model's (src/read-model/jobs.ts). */

@@ -1,3 +1,5 @@
+import { jobColumns } from '../read-model/job-view.js';
+
 /**
  * The queue's SQL, one constant per statement. Hot-path statements are run as named (prepared)
  * statements. Every state transition is one guarded statement: a job moves only from the state, and
@@ -225,8 +227,8 @@ ON CONFLICT (id) DO UPDATE SET last_heartbeat_at = now(), stopped_at = NULL`;
 
 export const stopWorkerSql = `UPDATE workers SET stopped_at = now(), last_heartbeat_at = now() WHERE id = $1`;
 
-export const jobColumns = `id, queue, job_type, payload, priority, run_at, status, attempts, max_attempts,
-    dedupe_key, locked_by, lease_expires_at, last_error, created_at, updated_at, finished_at`;
+/** The columns of a job as answers show it (read-model/job-view.ts), for RETURNING. */
+const jobColumnList = jobColumns.join(', ');
 
 /** An operator's retry: a failed or cancelled job (or a pending one waiting for its retry) runs now, with as many attempts again. */
 export const retrySql = `
@@ -236,7 +238,7 @@ WITH retried AS (
            max_attempts = CASE WHEN status IN ('failed', 'cancelled') THEN attempts + max_attempts ELSE max_attempts END,
            finished_at = NULL, updated_at = now()
      WHERE id = $1 AND status IN ('failed', 'cancelled', 'pending')
-    RETURNING ${jobColumns}
+    RETURNING ${jobColumnList}
 ), notified AS (
     SELECT pg_notify('cesar_jobs', '') FROM retried
 )
@@ -248,7 +250,7 @@ WITH cancelled AS (
     UPDATE job_queue
        SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, lease_expires_at = NULL
      WHERE id = $1 AND status IN ('pending', 'in_progress')
-    RETURNING ${jobColumns}
+    RETURNING ${jobColumnList}
 ), closed AS (
     UPDATE job_attempts SET outcome = 'cancelled', error = 'cancelled by an operator', finished_at = now()
      WHERE job_id = $1 AND outcome = 'running' AND EXISTS (SELECT 1 FROM cancelled)

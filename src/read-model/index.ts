@@ -5,21 +5,26 @@
  */
 export { agentCounts } from './agents.js';
 export {
-  type AttemptDurations,
   type AttemptView,
+  checkJobId,
+  type JobDetailView,
+  type JobRow,
+  type JobView,
+  jobColumns,
+  jobStatuses,
+  toJobView,
+} from './job-view.js';
+export {
+  type AttemptDurations,
   attemptCounts,
   attemptDurations,
   countOf,
   getJob,
   type JobCount,
-  type JobDetailView,
-  type JobView,
   jobCounts,
-  jobStatuses,
   type ListJobsOptions,
   listJobs,
   queueSummary,
-  toJobView,
 } from './jobs.js';
 export { getStatus, type StatusView } from './status.js';
 export { listSyncSystems, type SyncSystemView } from './sync.js';

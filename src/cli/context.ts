@@ -2,7 +2,6 @@ import chalk from 'chalk';
 import { type Config, loadConfig } from '../config.js';
 import { type DatabaseHandle, type OpenOptions, openDatabase } from '../db/connect.js';
 import { retryWhileUnreachable } from '../db/wait.js';
-import { CesarError, ExitCode } from '../errors.js';
 import { onInterruptCleanup, shutdownSignal } from '../lifecycle.js';
 import { createLogger, type Logger } from '../log.js';
 import { reportWaiting } from '../service.js';
@@ -70,20 +69,13 @@ export async function withDatabase<T>(
 }
 
 /** Open, waiting while the database is unreachable; a shutdown ends the wait (exit 130, not a database error). */
-async function openWaiting(ctx: CliContext, open: () => Promise<DatabaseHandle>, who: string): Promise<DatabaseHandle> {
-  try {
-    return await retryWhileUnreachable(open, {
-      log: ctx.log,
-      who,
-      signal: shutdownSignal,
-      onWait: (err) => reportWaiting(`database unreachable: ${(err as Error).message}`),
-    });
-  } catch (err) {
-    if (!shutdownSignal.aborted) throw err;
-    throw new CesarError(`${who} was stopped while waiting for the database`, 'interrupted', ExitCode.interrupted, undefined, {
-      cause: err,
-    });
-  }
+function openWaiting(ctx: CliContext, open: () => Promise<DatabaseHandle>, who: string): Promise<DatabaseHandle> {
+  return retryWhileUnreachable(open, {
+    log: ctx.log,
+    who,
+    signal: shutdownSignal,
+    onWait: (err) => reportWaiting(`database unreachable: ${(err as Error).message}`),
+  });
 }
 
 /** "PostgreSQL 18.4 at postgres://postgres:***@127.0.0.1:41234/cesar (embedded)" */

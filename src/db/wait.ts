@@ -1,4 +1,4 @@
-import { CesarError } from '../errors.js';
+import { CesarError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -46,7 +46,8 @@ export interface RetryOptions {
 
 /**
  * Run fn until it succeeds, waiting with jittered exponential backoff while it fails because the
- * database is unreachable; any other error is thrown at once.
+ * database is unreachable; any other error is thrown at once, and a shutdown (signal) ends the wait
+ * with an `interrupted` CesarError (exit 130).
  */
 export async function retryWhileUnreachable<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   const first = options.firstDelayMs ?? 1000;
@@ -58,13 +59,19 @@ export async function retryWhileUnreachable<T>(fn: () => Promise<T>, options: Re
       reporter.recovered();
       return value;
     } catch (err) {
-      if (!isDatabaseUnreachable(err) || options.signal?.aborted) throw err;
+      if (!isDatabaseUnreachable(err)) throw err;
+      if (options.signal?.aborted) throw stoppedWhileWaiting(options.who, err);
       const delay = Math.min(max, first * 2 ** Math.min(attempt - 1, 20)) * (0.75 + Math.random() / 2);
       reporter.failed(err, `attempt ${attempt}; next in ${Math.max(1, Math.round(delay / 1000))} s`);
       options.onWait?.(err);
-      if (!(await sleep(delay, options.signal))) throw err;
+      if (!(await sleep(delay, options.signal))) throw stoppedWhileWaiting(options.who, err);
     }
   }
+}
+
+/** A shutdown ended the wait: exit 130 (interrupted), not a database error. */
+function stoppedWhileWaiting(who: string, cause: unknown): CesarError {
+  return new CesarError(`${who} was stopped while waiting for the database`, 'interrupted', ExitCode.interrupted, undefined, { cause });
 }
 
 /**

@@ -122,3 +122,42 @@ describe('a result that cannot be written yet', () => {
     );
   });
 });
+
+describe('a worker stopped while it waits for the database at start', () => {
+  it('ends the wait with an interrupted error (exit 130), not a database error', async () => {
+    const { createPool } = await import('../../src/db/connect.js');
+    const { Worker } = await import('../../src/queue/worker.js');
+    const { CesarError } = await import('../../src/errors.js');
+    const pool = createPool('postgres://cesar@127.0.0.1:1/cesar', { poolMax: 1, connectTimeoutSeconds: 2 }, 'cesar-test');
+    pool.on('error', () => {});
+    const { Kysely, PostgresDialect } = await import('kysely');
+    const log = memoryLogger();
+    const worker = new Worker({
+      pool,
+      db: new Kysely({ dialect: new PostgresDialect({ pool }) }),
+      registry: registryOf(),
+      log,
+      concurrency: 1,
+      pollIntervalMs: 200,
+      leaseSeconds: 30,
+      queues: ['default'],
+      shutdownGraceMs: 1000,
+      retentionMs: 86_400_000,
+      version: 'test',
+    });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('test stops it')), 300);
+    await assert.rejects(worker.start(stop.signal), (err: unknown) => {
+      assert.ok(err instanceof CesarError, String(err));
+      assert.equal(err.code, 'interrupted');
+      assert.equal(err.exitCode, 130);
+      assert.match(err.message, /the worker was stopped while waiting for the database/);
+      return true;
+    });
+    assert.ok(
+      log.lines.some((l) => /the worker is waiting for the database/.test(l)),
+      log.lines.join('\n'),
+    );
+    await pool.end();
+  });
+});

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/queryable.js';
-import { isDatabaseUnreachable, OutageReporter } from '../db/wait.js';
+import { isDatabaseUnreachable, type OutageReporter } from '../db/wait.js';
 import type { Logger } from '../log.js';
 import type { ClaimedJob } from './claimer.js';
 import { completeSql, failSql, returnSql } from './queries.js';
@@ -25,6 +25,8 @@ export interface CompleterOptions {
   pool: Queryable;
   workerId: string;
   log: Logger;
+  /** The worker's outage log (one for its claims, heartbeats and writes, so one outage is one story). */
+  outage: OutageReporter;
   stats: WriteStats;
   /** Called when a retry written back falls due, so that it is claimed then rather than at the next poll. */
   wake: () => void;
@@ -43,11 +45,11 @@ export class Completer {
   private writing: Promise<void> | undefined;
   /** The results of the write in flight (references, not copies: this is the hot path). */
   private inFlight: { completions: number[]; failures: Failure[] } = { completions: [], failures: [] };
-  /** Writes retried every second through an outage: logged at most every 10 s. */
-  private readonly outage: OutageReporter;
+  constructor(private readonly options: CompleterOptions) {}
 
-  constructor(private readonly options: CompleterOptions) {
-    this.outage = new OutageReporter(options.log, 'the worker', 10_000);
+  /** Writes retried every second through an outage are logged through the worker's reporter. */
+  private get outage(): OutageReporter {
+    return this.options.outage;
   }
 
   complete(jobId: number): void {

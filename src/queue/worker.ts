@@ -93,6 +93,7 @@ export class Worker {
       pool,
       workerId: this.id,
       log,
+      outage: this.outage,
       stats: this.stats,
       wake: () => this.wake(),
       giveUp: () => this.stopping && this.leaseRunOut(),

@@ -149,6 +149,15 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runWorker(await context(cmd, 'worker'), options, version);
     });
 
+  program
+    .command('scheduler')
+    .description('fire due workflow ticks until SIGINT or SIGTERM (run as many as you like, on any machines)')
+    .option('--poll-interval <duration>', 'longest pause between passes: template edits take effect within it', durationArg, 1000)
+    .action(async (options, cmd: Command) => {
+      const { runScheduler } = await import('./scheduler.js');
+      result.exitCode = await runScheduler(await context(cmd, 'scheduler'), options, version);
+    });
+
   const jobs = program.command('jobs').description('list, show, retry and cancel jobs');
   jobs
     .command('list')

@@ -22,6 +22,8 @@ export interface AgentsTable {
   status: Generated<'active' | 'inactive' | 'error'>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  max_concurrent_steps: number | null;
+  last_step_at: Timestamp | null;
 }
 
 export interface AgentEventsTable {
@@ -44,16 +46,26 @@ export interface WorkflowTemplatesTable {
   config: Json;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  catchup: Generated<CatchupPolicy>;
+  catchup_max_count: Generated<number>;
+  catchup_max_age_seconds: Generated<number>;
+  overlap: Generated<OverlapPolicy>;
+  active_since: DefaultTimestamp;
 }
+
+export type CatchupPolicy = 'skip' | 'latest' | 'all';
+export type OverlapPolicy = 'skip' | 'queue' | 'allow';
 
 export interface WorkflowStepsTable {
   template_id: number;
   step_order: number;
   name: string;
   agent_type: string;
-  action: string;
-  description: string;
+  handler: string;
+  description: Generated<string>;
   timeout_seconds: Generated<number>;
+  config: Json;
+  max_attempts: Generated<number>;
 }
 
 export type ExecutionStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -61,7 +73,7 @@ export type ExecutionStatus = 'pending' | 'running' | 'succeeded' | 'failed' | '
 export interface WorkflowExecutionsTable {
   id: Generated<number>;
   template_id: number;
-  trigger: Generated<'schedule' | 'manual'>;
+  trigger: Generated<'schedule' | 'manual' | 'cron'>;
   scheduled_for: Timestamp;
   status: Generated<ExecutionStatus>;
   current_step: number | null;
@@ -69,17 +81,53 @@ export interface WorkflowExecutionsTable {
   created_at: DefaultTimestamp;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  input: Json;
+  result: JSONColumnType<Record<string, unknown>> | null;
+  steps: JSONColumnType<unknown[], string | undefined, string>;
+  template_version: Generated<string>;
+  queued: Generated<boolean>;
+  current_job_id: number | null;
+  retries: Generated<number>;
 }
+
+export type StepRunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
 export interface WorkflowStepRunsTable {
   execution_id: number;
   step_order: number;
   agent_id: number | null;
-  status: Generated<'running' | 'succeeded' | 'failed' | 'skipped'>;
+  status: Generated<StepRunStatus>;
   output: JSONColumnType<Record<string, unknown>> | null;
   error: string | null;
   started_at: DefaultTimestamp;
   finished_at: Timestamp | null;
+  name: Generated<string>;
+  handler: Generated<string>;
+  attempts: Generated<number>;
+  job_id: number | null;
+  reason: string | null;
+  duration_ms: number | null;
+}
+
+export interface WorkflowTicksTable {
+  template_id: number;
+  tick_at: Timestamp;
+  fate: 'fired' | 'skipped' | 'coalesced';
+  execution_id: number | null;
+  reason: string | null;
+  source: 'scheduler' | 'enqueue';
+  recorded_by: string;
+  recorded_at: DefaultTimestamp;
+}
+
+export interface SchedulersTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started_at: DefaultTimestamp;
+  last_heartbeat_at: DefaultTimestamp;
+  stopped_at: Timestamp | null;
 }
 
 export interface LeaderLeasesTable {
@@ -306,6 +354,8 @@ export interface Database {
   workflow_executions: WorkflowExecutionsTable;
   workflow_step_runs: WorkflowStepRunsTable;
   leader_leases: LeaderLeasesTable;
+  workflow_ticks: WorkflowTicksTable;
+  schedulers: SchedulersTable;
   job_queue: JobQueueTable;
   job_attempts: JobAttemptsTable;
   workers: WorkersTable;

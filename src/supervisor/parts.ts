@@ -41,7 +41,6 @@ export const parts: readonly PartDefinition[] = [
   },
   {
     name: 'scheduler',
-    notBuilt: 'the scheduler is not built yet: workflow templates do not fire on their own',
     args: () => ['scheduler'],
     stopGraceMs: 10_000,
   },

@@ -1,14 +1,17 @@
 import { Cron } from 'croner';
+import { nextTick } from '../scheduler/slots.js';
 import { quote } from '../text.js';
 
 /**
- * Five-field cron expressions (minute hour day-of-month month day-of-week), evaluated in an IANA
- * time zone. Returns the problem in words, or undefined when the expression is valid.
+ * Cron expressions of five fields (minute hour day-of-month month day-of-week) or six (a seconds
+ * field first), evaluated in an IANA time zone. Returns the problem in words, or undefined when
+ * the expression is valid.
  */
 export function cronProblem(expression: string, timezone: string): string | undefined {
   if (!isTimeZone(timezone)) return `unknown time zone ${quote(timezone)}`;
-  if (expression.trim().split(/\s+/).length !== 5) {
-    return `${quote(expression)} is not a 5-field cron expression (minute hour day month weekday)`;
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    return `${quote(expression)} is not a cron expression of 5 fields (minute hour day month weekday) or 6 (seconds first)`;
   }
   try {
     new Cron(expression, { timezone, paused: true });
@@ -21,7 +24,7 @@ export function cronProblem(expression: string, timezone: string): string | unde
 /** The first slot strictly after `from`, or undefined for an invalid expression. */
 export function nextRun(expression: string, timezone: string, from: Date): Date | undefined {
   if (cronProblem(expression, timezone)) return undefined;
-  return new Cron(expression, { timezone, paused: true }).nextRun(from) ?? undefined;
+  return nextTick(expression, timezone, from);
 }
 
 export function isTimeZone(name: string): boolean {

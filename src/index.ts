@@ -38,5 +38,25 @@ export { cancelJob, retryJob } from './queue/jobs.js';
 export * as queueStatements from './queue/queries.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './queue/worker.js';
 export * from './read-model/index.js';
+export { Scheduler, type SchedulerOptions, type SchedulerStats } from './scheduler/scheduler.js';
+export { dueTicks, nextTick, ticksBetween } from './scheduler/slots.js';
 export { runService, type Service } from './service.js';
+export { builtInStepHandlers } from './steps/index.js';
 export { runVerify } from './verify/runner.js';
+export {
+  applyTemplates,
+  cancel as cancelExecution,
+  fireCurrentMinute,
+  parseTemplates,
+  retry as retryExecution,
+  runNow as runWorkflow,
+  setActive as setWorkflowActive,
+  setSchedule as setWorkflowSchedule,
+} from './workflows/admin.js';
+export {
+  defineStepHandler,
+  type StepContext,
+  type StepHandler,
+  StepHandlerRegistry,
+  type StepHandlerSpec,
+} from './workflows/step-handlers.js';

@@ -10,6 +10,8 @@ import { enqueue, maxPayloadBytes } from '../queue/enqueue.js';
 import type { JobTypeRegistry } from '../queue/job-types.js';
 import { cancelJob, retryJob } from '../queue/jobs.js';
 import { getJob, getStatus, listJobs } from '../read-model/index.js';
+import { builtInStepHandlers } from '../steps/index.js';
+import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { health, ready } from './health.js';
 import { jobIdParams, listJobsQuery, newJobBody, toNewJob } from './schemas.js';
 
@@ -18,6 +20,8 @@ export interface ApiOptions {
   /** Reads go through the read model, on Kysely over the same pool. */
   db: Kysely<Database>;
   registry: JobTypeRegistry;
+  /** The step handlers this cesar has (default: the built-in ones): templates naming others are not runnable. */
+  steps?: StepHandlerRegistry;
   log: Logger;
   token: string;
   version: string;
@@ -41,6 +45,7 @@ const databaseDown = { description: 'the database does not answer: {"status": "u
  */
 export function createApiApp(options: ApiOptions): HttpApp {
   const { pool, db, registry } = options;
+  const steps = options.steps ?? builtInStepHandlers();
   const app = createHttpApp({
     name: 'API',
     log: options.log,
@@ -103,7 +108,7 @@ export function createApiApp(options: ApiOptions): HttpApp {
   app.get(
     '/api/status',
     { config: { docs: { summary: 'What `cesar status --json` prints', responses: { 200: 'the status', 503: unavailable } } } },
-    async () => getStatus(db),
+    async () => getStatus(db, new Set(steps.names())),
   );
 
   app.get(

@@ -1,4 +1,5 @@
 import { getStatus, type StatusView } from '../read-model/index.js';
+import { builtInStepHandlers } from '../steps/index.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { dim, printJson, renderTable } from './output.js';
 
@@ -9,7 +10,7 @@ export interface StatusOptions {
 /** `cesar status`: tables of what the system is doing now. */
 export async function runStatus(ctx: CliContext, options: StatusOptions): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const status = await getStatus(await handle.kysely());
+    const status = await getStatus(await handle.kysely(), new Set(builtInStepHandlers().names()));
     if (options.json) printJson(ctx.out, { database: handle.displayUrl, server: handle.server.version, ...status });
     else ctx.out(formatStatus(status, describeDatabase(handle)));
     return 0;
@@ -27,17 +28,22 @@ function formatStatus(s: StatusView, database: string): string {
       s.agents.map((a) => [a.agent_type, a.status, a.count]),
     ),
   );
-  out.push('', 'Workflow templates');
+  out.push(
+    '',
+    `Workflow templates (schedulers alive: ${s.schedulers_live}${s.schedulers_live === 0 ? ': nothing fires; run `cesar start` or `cesar scheduler`' : ''})`,
+  );
   out.push(
     renderTable(
-      ['Template', 'Schedule', 'Timezone', 'Active', 'Last run', 'Next run'],
+      ['Template', 'Schedule', 'Active', 'Runnable', 'Last fired', 'Last status', 'Next due', 'Late'],
       s.templates.map((t) => [
         t.name,
-        t.cron_expression,
-        t.timezone,
-        t.is_active ? 'yes' : 'no',
-        t.last_run_at ? `${t.last_run_at} (${t.last_run_status})` : 'never',
-        t.next_run_at ?? '-',
+        `${t.cron_expression} ${t.timezone}`,
+        t.is_active ? 'yes' : 'paused',
+        t.runnable ? 'yes' : `no: ${t.missing_steps.length} step(s) without handler`,
+        orNever(t.last_fired_at),
+        t.last_status ?? '-',
+        t.next_due_at ?? '-',
+        t.late_by_seconds === null ? 'no' : `by ${t.late_by_seconds} s`,
       ]),
     ),
   );

@@ -29,4 +29,22 @@ export {
 export { getStatus, type StatusView } from './status.js';
 export { listSyncSystems, type SyncSystemView } from './sync.js';
 export { listWorkers, liveWorkerSeconds, type WorkerState, type WorkerView, workerCounts } from './workers.js';
-export { listTemplates, type TemplateView, workflowRunCounts } from './workflows.js';
+export {
+  type ExecutionFilter,
+  type ExecutionSummary,
+  type ExecutionView,
+  getExecution,
+  type HistoryEntry,
+  lateAfterSeconds,
+  listExecutions,
+  listTemplates,
+  liveSchedulerCount,
+  liveSchedulerSeconds,
+  type StepRunView,
+  stepDurations,
+  type TemplateView,
+  tickLags,
+  type WorkflowHistogram,
+  workflowHistory,
+  workflowRunCounts,
+} from './workflows.js';

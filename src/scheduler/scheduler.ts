@@ -8,7 +8,7 @@ import { sleep } from '../sleep.js';
 import { cronProblem } from '../workflows/cron.js';
 import { failOrphanedExecutions, startStrandedQueued } from '../workflows/executions.js';
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
-import { type TemplateRow, loadActiveTemplates } from '../workflows/templates.js';
+import { loadActiveTemplates, type TemplateRow } from '../workflows/templates.js';
 import { recordTick, recordUnfiredTicks } from '../workflows/ticks.js';
 import { dueTicks, nextTick } from './slots.js';
 

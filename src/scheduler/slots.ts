@@ -66,19 +66,15 @@ export function dueTicks(schedule: Schedule, after: Date, now: Date, missedAfter
   return ticks.map((at): PlannedTick => {
     const late = now.getTime() - at.getTime() > missedAfterMs;
     if (!late) return { at, fate: 'fire' };
-    const lateBy = describeLateness(now.getTime() - at.getTime());
-    switch (schedule.catchup) {
-      case 'skip':
-        return { at, fate: 'skipped', reason: `missed by ${lateBy} (no scheduler ran then); catch-up policy skip` };
-      case 'latest':
-        return at === newest
-          ? { at, fate: 'fire', reason: `fired ${lateBy} late (catch-up policy latest)` }
-          : notFired(schedule, at, now);
-      case 'all':
-        return catchUp.has(at.getTime())
-          ? { at, fate: 'fire', reason: `fired ${lateBy} late (catch-up policy all)` }
-          : notFired(schedule, at, now);
+    const catchesUp = (schedule.catchup === 'latest' && at === newest) || (schedule.catchup === 'all' && catchUp.has(at.getTime()));
+    if (catchesUp) {
+      return {
+        at,
+        fate: 'fire',
+        reason: `fired ${describeLateness(now.getTime() - at.getTime())} late (catch-up policy ${schedule.catchup})`,
+      };
     }
+    return notFired(schedule, at, now);
   });
 }
 

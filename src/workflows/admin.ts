@@ -10,7 +10,7 @@ import { cronProblem } from './cron.js';
 import { cancelExecution, createExecution, retryExecution } from './executions.js';
 import { type StepHandlerRegistry, stepConfigProblem } from './step-handlers.js';
 import { loadTemplate, notRunnableReason, type TemplateRow } from './templates.js';
-import { type TickOutcome, recordTick } from './ticks.js';
+import { recordTick, type TickOutcome } from './ticks.js';
 
 /**
  * What an operator does to workflows (the CLI and the API both call these): apply templates from
@@ -21,7 +21,10 @@ import { type TickOutcome, recordTick } from './ticks.js';
 type Pool = ConnectionPool & Queryable;
 
 const snake = (what: string) =>
-  v.pipe(v.string(`${what} must be a string`), v.regex(/^[a-z][a-z0-9_]{0,62}$/, `${what} must be snake_case (a-z, 0-9, _), up to 63 characters`));
+  v.pipe(
+    v.string(`${what} must be a string`),
+    v.regex(/^[a-z][a-z0-9_]{0,62}$/, `${what} must be snake_case (a-z, 0-9, _), up to 63 characters`),
+  );
 const intIn = (min: number, max: number) => {
   const message = `must be an integer from ${min} to ${max}`;
   return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
@@ -50,7 +53,11 @@ const templateSchema = v.strictObject({
   catchup_max_age_seconds: v.optional(intIn(1, 366 * 86_400)),
   overlap: v.optional(v.picklist(overlapPolicies, `must be one of ${overlapPolicies.join(', ')}`)),
   active: v.optional(v.boolean('must be true or false')),
-  steps: v.pipe(v.array(stepSchema, 'must be an array of steps'), v.minLength(1, 'must hold at least one step'), v.maxLength(100, 'must hold at most 100 steps')),
+  steps: v.pipe(
+    v.array(stepSchema, 'must be an array of steps'),
+    v.minLength(1, 'must hold at least one step'),
+    v.maxLength(100, 'must hold at most 100 steps'),
+  ),
 });
 
 export type TemplateDocument = v.InferOutput<typeof templateSchema>;
@@ -79,7 +86,12 @@ export function parseTemplates(document: unknown, registry: StepHandlerRegistry)
       stepNames.add(step.name);
       const spec = registry.get(step.handler);
       const configProblem = spec && stepConfigProblem(spec, step.config ?? {});
-      if (configProblem) throw new InputError(`${label}, step ${step.name}: invalid config for handler ${step.handler}: ${configProblem}`, undefined, 'config');
+      if (configProblem)
+        throw new InputError(
+          `${label}, step ${step.name}: invalid config for handler ${step.handler}: ${configProblem}`,
+          undefined,
+          'config',
+        );
     }
     return t;
   });
@@ -152,7 +164,11 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
       applied.push({
         name: t.name,
         created: existed.rows.length === 0,
-        not_runnable: notRunnableReason({ steps: t.steps.map((s, i) => ({ ...s, order: i + 1, config: {}, timeout_seconds: 0, max_attempts: 0 })) }, registry) ?? null,
+        not_runnable:
+          notRunnableReason(
+            { steps: t.steps.map((s, i) => ({ ...s, order: i + 1, config: {}, timeout_seconds: 0, max_attempts: 0 })) },
+            registry,
+          ) ?? null,
       });
     }
     return applied;
@@ -172,10 +188,18 @@ export async function setSchedule(pool: Pool, name: string, change: ScheduleChan
     throw new InputError('nothing to change: give --cron, --timezone, --catchup or --overlap');
   }
   if (change.catchup !== undefined && !catchupPolicies.includes(change.catchup as CatchupPolicy)) {
-    throw new InputError(`--catchup ${quote(change.catchup)} is not a policy; use one of ${catchupPolicies.join(', ')}`, undefined, 'catchup');
+    throw new InputError(
+      `--catchup ${quote(change.catchup)} is not a policy; use one of ${catchupPolicies.join(', ')}`,
+      undefined,
+      'catchup',
+    );
   }
   if (change.overlap !== undefined && !overlapPolicies.includes(change.overlap as OverlapPolicy)) {
-    throw new InputError(`--overlap ${quote(change.overlap)} is not a policy; use one of ${overlapPolicies.join(', ')}`, undefined, 'overlap');
+    throw new InputError(
+      `--overlap ${quote(change.overlap)} is not a policy; use one of ${overlapPolicies.join(', ')}`,
+      undefined,
+      'overlap',
+    );
   }
   return withClientTransaction(pool, async (q) => {
     const current = await requireTemplate(q, name, true);
@@ -221,7 +245,11 @@ export async function runNow(pool: Pool, registry: StepHandlerRegistry, name: st
   return withClientTransaction(pool, async (q) => {
     const template = await requireTemplate(q, name, true);
     const notRunnable = notRunnableReason(template, registry);
-    if (notRunnable) throw new StateError(`template ${name} is ${notRunnable}`, 'its step handlers come with the issue that builds them; until then it cannot run');
+    if (notRunnable)
+      throw new StateError(
+        `template ${name} is ${notRunnable}`,
+        'its step handlers come with the issue that builds them; until then it cannot run',
+      );
     return createExecution(q, template, { trigger: 'manual', scheduledFor: 'now', input });
   });
 }
@@ -230,7 +258,12 @@ export async function runNow(pool: Pool, registry: StepHandlerRegistry, name: st
  * `cesar enqueue --workflow NAME` (a crontab): record the current minute's tick (database time) and
  * fire it as a scheduler would. Cron calling it twice in a minute makes one execution.
  */
-export async function fireCurrentMinute(pool: Pool, registry: StepHandlerRegistry, name: string, recordedBy: string): Promise<TickOutcome & { tick: Date }> {
+export async function fireCurrentMinute(
+  pool: Pool,
+  registry: StepHandlerRegistry,
+  name: string,
+  recordedBy: string,
+): Promise<TickOutcome & { tick: Date }> {
   const { rows } = await pool.query<{ tick: Date; active: boolean | null }>({
     text: `SELECT date_trunc('minute', now()) AS tick, (SELECT is_active FROM workflow_templates WHERE name = $1) AS active`,
     values: [name],
@@ -266,8 +299,11 @@ function notFound(name: string): NotFoundError {
 }
 
 function checkInput(input: unknown): void {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('the input must be a JSON object', undefined, 'input');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InputError('the input must be a JSON object', undefined, 'input');
   const json = JSON.stringify(input);
-  if (Buffer.byteLength(json, 'utf8') > maxInputBytes) throw new InputError(`the input is larger than ${maxInputBytes} bytes (64 KiB)`, undefined, 'input');
-  if (json.includes('\\u0000')) throw new InputError('the input contains a NUL character (\\u0000), which PostgreSQL cannot store', undefined, 'input');
+  if (Buffer.byteLength(json, 'utf8') > maxInputBytes)
+    throw new InputError(`the input is larger than ${maxInputBytes} bytes (64 KiB)`, undefined, 'input');
+  if (json.includes('\\u0000'))
+    throw new InputError('the input contains a NUL character (\\u0000), which PostgreSQL cannot store', undefined, 'input');
 }

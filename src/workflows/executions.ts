@@ -222,7 +222,8 @@ export async function retryExecution(q: Queryable, executionId: number, fromStep
   let from: TemplateStep | undefined;
   if (fromStep !== undefined) {
     from = steps.find((s) => s.name === fromStep);
-    if (!from) throw new StateError(`execution ${executionId} has no step ${quote(fromStep)}; its steps: ${steps.map((s) => s.name).join(', ')}`);
+    if (!from)
+      throw new StateError(`execution ${executionId} has no step ${quote(fromStep)}; its steps: ${steps.map((s) => s.name).join(', ')}`);
   } else {
     const { rows } = await q.query<{ step_order: number }>({
       text: `SELECT step_order FROM workflow_step_runs

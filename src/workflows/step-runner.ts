@@ -1,5 +1,5 @@
-import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import type { Queryable } from '../db/queryable.js';
+import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import type { JobContext, JobHandler } from '../queue/job-types.js';
 import { sleep } from '../sleep.js';
 import { quote, storableText } from '../text.js';
@@ -99,7 +99,9 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
     // Shutdown or a lost lease (the execution cancelled): the queue records nothing for this
     // attempt, and neither do we; the step runs again or stays cancelled.
     if (ctx.signal.aborted) throw err;
-    const message = timeout.aborted ? `timed out after ${step.timeout_seconds} s` : storableText(String((err as Error)?.message ?? err), 8_192);
+    const message = timeout.aborted
+      ? `timed out after ${step.timeout_seconds} s`
+      : storableText(String((err as Error)?.message ?? err), 8_192);
     const last = ctx.attempt >= ctx.maxAttempts;
     await failStep(pool, ctx, executionId, state, step, agent, message, last, performance.now() - started);
     throw err instanceof Error && !timeout.aborted ? err : new Error(`step ${step.name} ${message}`);
@@ -212,7 +214,12 @@ async function failStep(
  * that is below its max_concurrent_steps. Waits while every such agent is at its limit; fails the
  * attempt when the type has no active agent at all.
  */
-async function claimAgent(pool: ConnectionPool & Queryable, ctx: JobContext<StepPayload>, executionId: number, step: TemplateStep): Promise<StepAgent> {
+async function claimAgent(
+  pool: ConnectionPool & Queryable,
+  ctx: JobContext<StepPayload>,
+  executionId: number,
+  step: TemplateStep,
+): Promise<StepAgent> {
   let waitingLogged = false;
   for (;;) {
     const agent = await withClientTransaction(pool, async (q) => {
@@ -245,7 +252,9 @@ async function claimAgent(pool: ConnectionPool & Queryable, ctx: JobContext<Step
       values: [step.agent_type],
     });
     if (rows[0]!.n === '0') {
-      throw new Error(`no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`);
+      throw new Error(
+        `no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`,
+      );
     }
     if (!waitingLogged) {
       ctx.log.info(`step ${step.name} of execution ${executionId} waits for a free ${step.agent_type} agent (all at max_concurrent_steps)`);

@@ -35,7 +35,11 @@ export interface TickRequest {
  * Record one tick, firing it when its planned fate is `fire` and the template can run and the
  * overlap policy lets it. Returns undefined when the template is gone, or (for a scheduler) paused.
  */
-export async function recordTick(pool: ConnectionPool, registry: StepHandlerRegistry, request: TickRequest): Promise<TickOutcome | undefined> {
+export async function recordTick(
+  pool: ConnectionPool,
+  registry: StepHandlerRegistry,
+  request: TickRequest,
+): Promise<TickOutcome | undefined> {
   return withClientTransaction(pool, async (q) => {
     const template = await loadTemplate(q, request.template, true);
     if (!template) return undefined;

@@ -80,7 +80,7 @@ describe('read model', () => {
   });
 
   it('gives the whole status in snake_case', async () => {
-    const status = await getStatus(db);
+    const status = await getStatus(db, new Set(['canary']));
     assert.equal(status.templates.length, 5);
     assert.equal(
       status.agents.reduce((n, a) => n + a.count, 0),

@@ -139,29 +139,20 @@ describe('dueTicks: catch-up policies with an injected clock (*/15 * * * * UTC, 
     const planned = dueTicks(schedule('latest'), at('2026-03-02T10:00:00Z'), at('2026-03-02T10:15:00Z'), missedAfterMs);
     assert.deepEqual(planned, [{ at: at('2026-03-02T10:15:00Z'), fate: 'fire' }]);
     assert.deepEqual(dueTicks(schedule('latest'), at('2026-03-02T10:15:00Z'), at('2026-03-02T10:15:00Z'), missedAfterMs), []);
-    assert.deepEqual(
-      isos(ticksBetween('*/15 * * * *', 'UTC', at('2026-03-02T10:00:00Z'), at('2026-03-02T10:30:00Z'), 10)),
-      ['2026-03-02T10:15:00.000Z', '2026-03-02T10:30:00.000Z'],
-    );
+    assert.deepEqual(isos(ticksBetween('*/15 * * * *', 'UTC', at('2026-03-02T10:00:00Z'), at('2026-03-02T10:30:00Z'), 10)), [
+      '2026-03-02T10:15:00.000Z',
+      '2026-03-02T10:30:00.000Z',
+    ]);
   });
 
   it('nothing is due before the first tick', () => {
     assert.deepEqual(dueTicks(schedule('all'), at('2026-03-02T10:00:00Z'), at('2026-03-02T10:14:59Z'), missedAfterMs), []);
   });
 
-  it('a long backlog (per second, 2 h) is worked off over passes of at most maxTicksPerPass; only the newest fires', () => {
+  /** Works off a per-second backlog of 2 h (policy latest) pass by pass, as the scheduler does. */
+  function workOffBacklog(missedAfter: number): { fired: PlannedTick[]; total: number; passes: number; last: PlannedTick[] } {
     const sched = schedule('latest', { cron: '* * * * * *' });
-    const now = at('2026-03-02T12:00:00Z');
-    const start = new Date(now.getTime() - 2 * 3_600_000);
-
-    const first = dueTicks(sched, start, now, missedAfterMs);
-    assert.ok(first.length <= maxTicksPerPass, `first pass has ${first.length} ticks`);
-    assert.equal(first[0]?.at.getTime(), start.getTime() + 1000);
-    assert.ok(
-      first.every((t) => t.fate === 'coalesced'),
-      'no tick of a backlog pass fires',
-    );
-
+    const start = new Date(backlogNow.getTime() - 2 * 3_600_000);
     let after = start;
     let previous = start.getTime();
     let fired: PlannedTick[] = [];
@@ -169,12 +160,13 @@ describe('dueTicks: catch-up policies with an injected clock (*/15 * * * * UTC, 
     let passes = 0;
     let last: PlannedTick[] = [];
     for (;;) {
-      const pass = dueTicks(sched, after, now, missedAfterMs);
+      const pass = dueTicks(sched, after, backlogNow, missedAfter);
       passes++;
       assert.ok(passes < 100, 'the backlog is worked off in a bounded number of passes');
-      assert.ok(pass.length <= maxTicksPerPass);
+      assert.ok(pass.length <= maxTicksPerPass, `a pass of ${pass.length} ticks`);
       for (const tick of pass) {
         assert.ok(tick.at.getTime() > previous, `ticks strictly increase (${tick.at.toISOString()})`);
+        assert.ok(tick.at.getTime() <= backlogNow.getTime());
         previous = tick.at.getTime();
       }
       total += pass.length;
@@ -183,14 +175,44 @@ describe('dueTicks: catch-up policies with an injected clock (*/15 * * * * UTC, 
       if (pass.length < maxTicksPerPass) break;
       after = pass[pass.length - 1]?.at ?? after;
     }
+    // Nothing is left after the final pass.
+    assert.deepEqual(dueTicks(sched, backlogNow, backlogNow, missedAfter), []);
+    return { fired, total, passes, last };
+  }
+  const backlogNow = at('2026-03-02T12:00:00Z');
+
+  it('a long backlog (per second, 2 h): the first pass has at most maxTicksPerPass ticks, from 1 s after `after`, none firing', () => {
+    const sched = schedule('latest', { cron: '* * * * * *' });
+    const start = new Date(backlogNow.getTime() - 2 * 3_600_000);
+    const first = dueTicks(sched, start, backlogNow, missedAfterMs);
+    assert.ok(first.length > 0 && first.length <= maxTicksPerPass, `first pass has ${first.length} ticks`);
+    assert.equal(first[0]?.at.getTime(), start.getTime() + 1000);
+    for (let i = 1; i < first.length; i++) {
+      assert.ok((first[i]?.at.getTime() ?? 0) > (first[i - 1]?.at.getTime() ?? 0), 'ticks strictly increase');
+    }
+    assert.ok(
+      first.every((t) => t.fate === 'coalesced'),
+      'no tick of a backlog pass fires (policy latest: all coalesced)',
+    );
+  });
+
+  it('a long backlog worked off pass by pass: exactly one tick fires overall, the newest (when only it is on time)', () => {
+    // missedAfterMs 500: of the per-second ticks only the one at `now` is on time.
+    const { fired, total, passes, last } = workOffBacklog(500);
     assert.ok(passes > 1, 'more than one pass');
     assert.equal(total, 7200, 'every second of the 2 h is planned once');
     assert.equal(fired.length, 1, 'exactly one tick fires overall');
-    assert.equal(fired[0]?.at.getTime(), now.getTime(), 'the newest tick (now) fires');
-    assert.ok((fired[0]?.at.getTime() ?? Number.POSITIVE_INFINITY) <= now.getTime());
+    assert.equal(fired[0]?.at.getTime(), backlogNow.getTime(), 'the newest tick (at now) fires');
     assert.equal(last[last.length - 1]?.fate, 'fire', 'the final pass ends with the firing tick');
-    // Nothing is left after the final pass.
-    assert.deepEqual(dueTicks(sched, fired[0]?.at ?? now, now, missedAfterMs), []);
+  });
+
+  it('a long backlog worked off pass by pass with missedAfterMs 60 s: only the on-time ticks of the last minute fire', () => {
+    const { fired, total } = workOffBacklog(missedAfterMs);
+    assert.equal(total, 7200);
+    // The ticks at now - 60 s .. now are on time (not more than missedAfterMs old) and fire; no missed one does.
+    assert.equal(fired.length, 61);
+    assert.ok(fired.every((t) => backlogNow.getTime() - t.at.getTime() <= missedAfterMs && t.reason === undefined));
+    assert.equal(fired[fired.length - 1]?.at.getTime(), backlogNow.getTime());
   });
 
   it('a backlog just above maxTicksPerPass: the first pass leaves the newest 100 for the next, which fires the newest', () => {
@@ -204,7 +226,7 @@ describe('dueTicks: catch-up policies with an injected clock (*/15 * * * * UTC, 
     const second = dueTicks(sched, first[first.length - 1]?.at ?? start, now, missedAfterMs);
     assert.equal(second.length, 100);
     assert.equal(second[second.length - 1]?.at.getTime(), now.getTime());
-    // Policy all with a count of 100: all 100 left for the last pass fire (the 60 on-time ones too).
+    // Policy all with a count of 100: all 100 left for the last pass fire (the 61 on-time ones too).
     assert.ok(second.every((t) => t.fate === 'fire'));
   });
 });

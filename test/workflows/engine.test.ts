@@ -8,7 +8,7 @@ import { runWorkerUntil } from '../helpers/queue.js';
 
 const steps = builtInStepHandlers();
 
-async function apply(url: string, pool: Parameters<typeof applyTemplates>[0], doc: unknown) {
+async function apply(pool: Parameters<typeof applyTemplates>[0], doc: unknown) {
   return applyTemplates(pool, steps, parseTemplates(doc, steps));
 }
 
@@ -20,7 +20,7 @@ describe('a workflow execution', () => {
   const t = useTestDatabase();
 
   it('runs its canary steps in order, each by an agent of its type, and records outputs and agent_events', async () => {
-    await apply(t.url, t.handle.pool, {
+    await apply(t.handle.pool, {
       name: 'three_canaries',
       cron: '0 0 1 1 *',
       steps: [
@@ -30,7 +30,12 @@ describe('a workflow execution', () => {
       ],
     });
     const id = await runNow(t.handle.pool, steps, 'three_canaries', { hello: 'world' });
-    await runWorkerUntil(t.url, builtInJobTypes(), 'the execution to succeed', async () => (await executionStatus(t.url, id)) === 'succeeded');
+    await runWorkerUntil(
+      t.url,
+      builtInJobTypes(),
+      'the execution to succeed',
+      async () => (await executionStatus(t.url, id)) === 'succeeded',
+    );
     const runs = await sql(
       t.url,
       `SELECT r.name, r.status, r.attempts, r.output, a.agent_type FROM workflow_step_runs r JOIN agents a ON a.id = r.agent_id
@@ -62,13 +67,17 @@ describe('a workflow execution', () => {
         'workflow.succeeded',
       ],
     );
-    const [execution] = await sql(t.url, 'SELECT template_version, result, started_at, finished_at FROM workflow_executions WHERE id = $1', [id]);
+    const [execution] = await sql(
+      t.url,
+      'SELECT template_version, result, started_at, finished_at FROM workflow_executions WHERE id = $1',
+      [id],
+    );
     assert.match(execution!.template_version, /^[0-9a-f]{12}$/);
     assert.deepEqual(Object.keys(execution!.result).sort(), ['first', 'second', 'third']);
   });
 
   it('fails on a step out of attempts, and a retry resumes from it keeping the earlier outputs', async () => {
-    await apply(t.url, t.handle.pool, {
+    await apply(t.handle.pool, {
       name: 'fails_then_retried',
       cron: '0 0 1 1 *',
       steps: [
@@ -81,19 +90,31 @@ describe('a workflow execution', () => {
     await runWorkerUntil(t.url, builtInJobTypes(), 'the execution to fail', async () => (await executionStatus(t.url, id)) === 'failed');
     const [failed] = await sql(t.url, 'SELECT error FROM workflow_executions WHERE id = $1', [id]);
     assert.match(failed!.error, /^step two failed after 2 attempt\(s\): canary step failing on purpose/);
-    const firstOutput = (await sql(t.url, 'SELECT output, finished_at FROM workflow_step_runs WHERE execution_id = $1 AND step_order = 1', [id]))[0]!;
+    const firstOutput = (
+      await sql(t.url, 'SELECT output, finished_at FROM workflow_step_runs WHERE execution_id = $1 AND step_order = 1', [id])
+    )[0]!;
 
     // The step's config says it fails its first 2 attempts; its retried job starts again at attempt 1, so make it pass.
-    await sql(
+    await sql(t.url, `UPDATE workflow_executions SET steps = jsonb_set(steps, '{1,config}', '{}') WHERE id = $1`, [id]);
+    assert.equal(await retry(t.handle.pool, id), 'two');
+    await runWorkerUntil(
       t.url,
-      `UPDATE workflow_executions SET steps = jsonb_set(steps, '{1,config}', '{}') WHERE id = $1`,
+      builtInJobTypes(),
+      'the retried execution to succeed',
+      async () => (await executionStatus(t.url, id)) === 'succeeded',
+    );
+    const after = (
+      await sql(t.url, 'SELECT output, finished_at FROM workflow_step_runs WHERE execution_id = $1 AND step_order = 1', [id])
+    )[0]!;
+    assert.deepEqual(after, firstOutput, 'step one did not run again');
+    const started = await sql(
+      t.url,
+      `SELECT payload->>'step' AS step FROM agent_events WHERE execution_id = $1 AND event_type = 'step.started'`,
       [id],
     );
-    assert.equal(await retry(t.handle.pool, id), 'two');
-    await runWorkerUntil(t.url, builtInJobTypes(), 'the retried execution to succeed', async () => (await executionStatus(t.url, id)) === 'succeeded');
-    const after = (await sql(t.url, 'SELECT output, finished_at FROM workflow_step_runs WHERE execution_id = $1 AND step_order = 1', [id]))[0]!;
-    assert.deepEqual(after, firstOutput, 'step one did not run again');
-    const started = await sql(t.url, `SELECT payload->>'step' AS step FROM agent_events WHERE execution_id = $1 AND event_type = 'step.started'`, [id]);
-    assert.deepEqual(started.map((e) => e.step), ['one', 'two', 'two', 'two', 'three']);
+    assert.deepEqual(
+      started.map((e) => e.step),
+      ['one', 'two', 'two', 'two', 'three'],
+    );
   });
 });

@@ -14,9 +14,10 @@ ALTER TABLE workflow_templates
     ADD COLUMN overlap                 text        NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'queue', 'allow')),
     ADD COLUMN active_since            timestamptz NOT NULL DEFAULT now();
 
--- Steps: `handler` names the registered step handler that carries the step out (it was `action`);
--- `config` is that handler's settings.
-ALTER TABLE workflow_steps RENAME COLUMN action TO handler;
+-- Steps: `action` names the registered step handler that carries the step out (templates as JSON
+-- call it "handler"); `config` is that handler's settings. (The column keeps its name so that the
+-- reference data of 007 still applies as written.)
+COMMENT ON COLUMN workflow_steps.action IS 'the name of the registered step handler that carries the step out';
 ALTER TABLE workflow_steps
     ADD COLUMN config       jsonb   NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(config) = 'object'),
     ADD COLUMN max_attempts integer NOT NULL DEFAULT 3 CHECK (max_attempts BETWEEN 1 AND 100);

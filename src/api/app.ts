@@ -14,6 +14,7 @@ import { builtInStepHandlers } from '../steps/index.js';
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { health, ready } from './health.js';
 import { jobIdParams, listJobsQuery, newJobBody, toNewJob } from './schemas.js';
+import { registerWorkflowRoutes } from './workflows.js';
 
 export interface ApiOptions {
   pool: pg.Pool;
@@ -206,6 +207,8 @@ export function createApiApp(options: ApiOptions): HttpApp {
     },
     async (request) => cancelJob(pool, request.params.id),
   );
+
+  registerWorkflowRoutes(app, { pool, db, steps });
 
   app.get(
     '/openapi.json',

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import type { ExecutionStatus } from '../db/types.js';
 import { parseDuration } from '../duration.js';
 import { parseIsoTime } from '../iso-time.js';
 import type { NewJob } from '../queue/enqueue.js';
@@ -107,3 +108,57 @@ export function toNewJob(body: NewJobBody): NewJob {
     uniqueForMs: body.unique_for == null ? undefined : parseDuration(body.unique_for),
   };
 }
+
+// Workflow routes (src/api/workflows.ts).
+
+/** The states of a workflow execution, as GET /api/executions?status= accepts them. */
+export const executionStatuses = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly ExecutionStatus[];
+
+/** A template or step name: snake_case, up to 63 characters (what `cesar workflows apply` accepts). */
+const snakeName = (what: string, description: string) => {
+  const message = mustBe(`${what}: snake_case (a-z, 0-9, _, starting with a letter), up to 63 characters`);
+  return v.pipe(v.string(message), v.regex(/^[a-z][a-z0-9_]{0,62}$/, message), v.description(description));
+};
+
+export const templateNameParams = v.object({ name: snakeName('a template name', 'the workflow template name') });
+
+export const workflowHistoryQuery = v.object({
+  limit: v.optional(integerText(1, 1000, 'an integer from 1 to 1000', 'at most this many entries, 1 to 1000 (default 20)')),
+});
+
+export const executionIdParams = v.object({
+  id: integerText(1, maxId, 'a positive integer of up to 15 digits', 'a workflow execution id'),
+});
+
+export const listExecutionsQuery = v.object({
+  template: v.optional(snakeName('a template name', 'only executions of this template')),
+  status: v.optional(
+    v.pipe(v.picklist(executionStatuses, mustBe(`one of ${executionStatuses.join(', ')}`)), v.description('only executions in this state')),
+  ),
+  limit: v.optional(integerText(1, 1000, 'an integer from 1 to 1000', 'at most this many executions, 1 to 1000 (default 50)')),
+});
+
+const jsonObject = mustBe('a JSON object');
+
+/** The body of POST /api/workflows/:name/run (optional: no body runs with input {}). */
+export const runWorkflowBody = v.strictObject({
+  input: v.optional(
+    v.pipe(
+      // Checked before v.record, which would take an array for an object (with keys "0", "1", ...).
+      v.unknown(),
+      v.check((value) => typeof value === 'object' && value !== null && !Array.isArray(value), jsonObject),
+      v.record(v.string(), v.unknown(), jsonObject),
+      v.description("the execution's input, the first step's input: a JSON object of up to 64 KiB (default {})"),
+    ),
+  ),
+});
+
+/** The body of POST /api/executions/:id/retry (optional: no body resumes from the first step that did not succeed). */
+export const retryExecutionBody = v.strictObject({
+  from_step: v.optional(
+    snakeName(
+      'a step name',
+      'run again from this step (default: the first that did not succeed); with it, a succeeded execution can be retried',
+    ),
+  ),
+});

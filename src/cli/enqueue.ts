@@ -16,14 +16,49 @@ export interface EnqueueOptions {
   uniqueFor?: number;
   maxAttempts?: number;
   queue?: string;
+  workflow?: string;
   json?: boolean;
 }
+
+/** The flags that describe a job: none of them means anything with --workflow. */
+const jobFlags: Array<[keyof EnqueueOptions, string]> = [
+  ['payload', '--payload'],
+  ['payloadFile', '--payload-file'],
+  ['priority', '--priority'],
+  ['runAt', '--run-at'],
+  ['delay', '--delay'],
+  ['key', '--key'],
+  ['uniqueFor', '--unique-for'],
+  ['maxAttempts', '--max-attempts'],
+  ['queue', '--queue'],
+];
 
 /**
  * `cesar enqueue TYPE`: put one job on the queue and print its id (or the id of the live job with the
  * same --key, saying it was deduplicated). Everything is checked before the database is touched.
  */
-export async function runEnqueue(ctx: CliContext, type: string, options: EnqueueOptions): Promise<number> {
+export async function runEnqueue(ctx: CliContext, type: string | undefined, options: EnqueueOptions): Promise<number> {
+  if (options.workflow !== undefined) {
+    if (type !== undefined)
+      throw new UsageError(
+        `give a job type or --workflow, not both (got job type ${quote(type)} and --workflow ${quote(options.workflow)})`,
+        'drop one of them',
+      );
+    const given = jobFlags.filter(([option]) => options[option] !== undefined).map(([, flag]) => flag);
+    if (given.length > 0)
+      throw new UsageError(
+        `${given.join(', ')} describe a job and cannot be used with --workflow`,
+        'drop them, or enqueue a job type instead',
+      );
+    // Loaded only for a workflow tick: the job path stays as light as cron needs it.
+    const { runEnqueueWorkflow } = await import('./workflows.js');
+    return runEnqueueWorkflow(ctx, options.workflow, options);
+  }
+  if (type === undefined)
+    throw new UsageError(
+      "missing required argument 'type' (or --workflow NAME)",
+      'e.g. `cesar enqueue canary` or `cesar enqueue --workflow supabase_sync`',
+    );
   const registry = builtInJobTypes();
   const job: NewJob = {
     type,

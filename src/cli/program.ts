@@ -104,8 +104,9 @@ export function buildProgram(version: string, result: ProgramResult): Command {
 
   program
     .command('enqueue')
-    .description('put a job on the queue and print its id')
-    .argument('<type>', 'job type (e.g. canary)')
+    .description('put a job on the queue and print its id (or, with --workflow, fire a workflow tick)')
+    .argument('[type]', 'job type (e.g. canary); not with --workflow')
+    .option('--workflow <name>', "fire the current minute's tick of this workflow template, as a scheduler would (for crontabs)")
     .option('--payload <json>', 'JSON payload, or - to read it from stdin')
     .option('--payload-file <file>', 'read the JSON payload from a file')
     .option('--priority <n>', 'lower runs first (default 0)', integerIn(-1_000_000, 1_000_000))
@@ -120,7 +121,7 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .option('--max-attempts <n>', 'attempts before the job is failed for good (default 5)', integerIn(1, 1000))
     .option('--queue <name>', 'queue name (default "default")')
     .option('--json', 'print one JSON object {"id", "deduplicated", ...}')
-    .action(async (type: string, options, cmd: Command) => {
+    .action(async (type: string | undefined, options, cmd: Command) => {
       const { runEnqueue } = await import('./enqueue.js');
       result.exitCode = await runEnqueue(await context(cmd), type, options);
     });
@@ -190,6 +191,97 @@ export function buildProgram(version: string, result: ProgramResult): Command {
         result.exitCode = await runJobsChange(await context(cmd), action, id, options);
       });
   }
+
+  const workflows = program.command('workflows').description('apply, list, show, run, pause, retry and cancel workflows');
+  workflows
+    .command('apply')
+    .description('create or update templates from a JSON file (one template or an array), validated whole first')
+    .argument('<file>', 'the JSON file, or - to read it from stdin (at most 1 MiB)')
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, options, cmd: Command) => {
+      const { runWorkflowsApply } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsApply(await context(cmd), file, options);
+    });
+  workflows
+    .command('list')
+    .description('templates: schedule, policies, runnable, last fired, next due, lateness')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runWorkflowsList } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsList(await context(cmd), options);
+    });
+  workflows
+    .command('show')
+    .description('one execution with its steps: agent, status, attempts, duration, output or error')
+    .argument('<execution>', 'execution id', integerIn(1, Number.MAX_SAFE_INTEGER))
+    .option('--json', 'print one JSON document')
+    .action(async (id: number, options, cmd: Command) => {
+      const { runWorkflowsShow } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsShow(await context(cmd), id, options);
+    });
+  workflows
+    .command('run')
+    .description('start an execution of a template now and print its id')
+    .argument('<name>', 'template name')
+    .option('--input <json>', "a JSON object, the first step's input (- reads it from stdin)")
+    .option('--json', 'print one JSON document')
+    .action(async (name: string, options, cmd: Command) => {
+      const { runWorkflowsRun } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsRun(await context(cmd), name, options);
+    });
+  for (const action of ['pause', 'resume'] as const) {
+    workflows
+      .command(action)
+      .description(action === 'pause' ? 'stop firing the template until it is resumed' : 'fire the template again from its next tick')
+      .argument('<name>', 'template name')
+      .option('--json', 'print one JSON document')
+      .action(async (name: string, options, cmd: Command) => {
+        const { runWorkflowsActive } = await import('./workflows.js');
+        result.exitCode = await runWorkflowsActive(await context(cmd), action, name, options);
+      });
+  }
+  workflows
+    .command('retry')
+    .description('run a failed or cancelled execution again from its first unfinished step (or --from-step)')
+    .argument('<execution>', 'execution id', integerIn(1, Number.MAX_SAFE_INTEGER))
+    .option('--from-step <step>', 'resume from this step (also for a succeeded execution); earlier steps keep their outputs')
+    .option('--json', 'print one JSON document')
+    .action(async (id: number, options, cmd: Command) => {
+      const { runWorkflowsRetry } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsRetry(await context(cmd), id, options);
+    });
+  workflows
+    .command('cancel')
+    .description('cancel a pending or running execution (its running step is aborted)')
+    .argument('<execution>', 'execution id', integerIn(1, Number.MAX_SAFE_INTEGER))
+    .option('--json', 'print one JSON document')
+    .action(async (id: number, options, cmd: Command) => {
+      const { runWorkflowsCancel } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsCancel(await context(cmd), id, options);
+    });
+  workflows
+    .command('history')
+    .description("a template's ticks and executions, newest first: fired, skipped (and why), coalesced, manual")
+    .argument('<name>', 'template name')
+    .option('--limit <n>', 'at most this many (default 20)', integerIn(1, 1000))
+    .option('--json', 'print one JSON document')
+    .action(async (name: string, options, cmd: Command) => {
+      const { runWorkflowsHistory } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsHistory(await context(cmd), name, options);
+    });
+  workflows
+    .command('set')
+    .description("change a template's schedule or policies (every value checked first; nothing changes on a bad one)")
+    .argument('<name>', 'template name')
+    .option('--cron <expr>', 'cron expression: 5 fields (minute hour day month weekday), or 6 with seconds first')
+    .option('--timezone <tz>', 'IANA time zone the cron expression is read in (e.g. Europe/Paris)')
+    .option('--catchup <policy>', 'missed ticks: skip, latest (fire the newest once) or all')
+    .option('--overlap <policy>', 'a tick while the previous execution runs: skip, queue or allow')
+    .option('--json', 'print one JSON document')
+    .action(async (name: string, options, cmd: Command) => {
+      const { runWorkflowsSet } = await import('./workflows.js');
+      result.exitCode = await runWorkflowsSet(await context(cmd), name, options);
+    });
 
   program
     .command('api')

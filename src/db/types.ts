@@ -61,7 +61,7 @@ export interface WorkflowStepsTable {
   step_order: number;
   name: string;
   agent_type: string;
-  handler: string;
+  action: string;
   description: Generated<string>;
   timeout_seconds: Generated<number>;
   config: Json;

@@ -30,6 +30,7 @@ export { getStatus, type StatusView } from './status.js';
 export { listSyncSystems, type SyncSystemView } from './sync.js';
 export { listWorkers, liveWorkerSeconds, type WorkerState, type WorkerView, workerCounts } from './workers.js';
 export {
+  databaseNow,
   type ExecutionFilter,
   type ExecutionSummary,
   type ExecutionView,

@@ -3,6 +3,12 @@ import type { CatchupPolicy, Database, ExecutionStatus, OverlapPolicy, StepRunSt
 import { nextRun } from '../workflows/cron.js';
 import { iso } from './time.js';
 
+/** The database's time: what "now" means for due ticks and lateness, whatever the local clock says. */
+export async function databaseNow(db: Kysely<Database>): Promise<Date> {
+  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(db);
+  return rows[0]!.now;
+}
+
 /** A scheduler that beat its heart within this many seconds is alive (it beats every 5 s). */
 export const liveSchedulerSeconds = 30;
 
@@ -79,7 +85,7 @@ export async function listTemplates(db: Kysely<Database>, now: Date, handlers: R
         .as('last_fired_at'),
       sql<
         Array<{ name: string; handler: string }>
-      >`coalesce((SELECT json_agg(json_build_object('name', s.name, 'handler', s.handler) ORDER BY s.step_order)
+      >`coalesce((SELECT json_agg(json_build_object('name', s.name, 'handler', s.action) ORDER BY s.step_order)
           FROM workflow_steps s WHERE s.template_id = t.id), '[]')`.as('steps'),
     ])
     .orderBy('t.id')

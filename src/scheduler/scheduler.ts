@@ -59,7 +59,7 @@ export class Scheduler {
   private readonly outage: OutageReporter;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.outage = new OutageReporter(options.log, 'The scheduler');
+    this.outage = new OutageReporter(options.log, 'the scheduler');
   }
 
   private get pollMs(): number {

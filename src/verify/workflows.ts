@@ -1,9 +1,14 @@
 import { requiredTemplates } from '../reference.js';
+import { builtInStepHandlers } from '../steps/index.js';
 import { cronProblem, nextRun } from '../workflows/cron.js';
 import { attempt, type Check } from './types.js';
 
-/** WORKFLOWS: the five scheduled templates exist, are active, have valid schedules and steps. */
+/**
+ * WORKFLOWS: the five scheduled templates exist, are active, have valid schedules and steps, and
+ * every active template is runnable (each step's handler is one this cesar has).
+ */
 export const checkWorkflows: Check = async ({ pool }) => {
+  const handlers = builtInStepHandlers();
   const problems: string[] = [];
   const facts: string[] = [];
   const templates = await attempt(
@@ -18,9 +23,11 @@ export const checkWorkflows: Check = async ({ pool }) => {
           timezone: string;
           is_active: boolean;
           steps: string[] | null;
+          handlers: string[] | null;
           orders: number[] | null;
         }>(`SELECT t.name, t.description, t.cron_expression, t.timezone, t.is_active,
              array_agg(s.name ORDER BY s.step_order) FILTER (WHERE s.name IS NOT NULL) AS steps,
+             array_agg(s.action ORDER BY s.step_order) FILTER (WHERE s.name IS NOT NULL) AS handlers,
              array_agg(s.step_order ORDER BY s.step_order) FILTER (WHERE s.name IS NOT NULL) AS orders
         FROM workflow_templates t
         LEFT JOIN workflow_steps s ON s.template_id = t.id
@@ -44,16 +51,22 @@ export const checkWorkflows: Check = async ({ pool }) => {
     facts.push(`${++index}. ${t.name} (${t.is_active ? 'active' : 'inactive'}): ${t.description}`);
     facts.push(`   Schedule: ${t.cron_expression} ${t.timezone}${next ? `, next slot ${next.toISOString()}` : ''}`);
     facts.push(`   Steps: ${steps.length > 0 ? steps.join(' → ') : 'none'}`);
+    const missing = steps.flatMap((step, i) => (handlers.has(t.handlers![i]!) ? [] : [`${step} (handler ${t.handlers![i]})`]));
+    facts.push(`   Runnable: ${missing.length === 0 ? 'yes' : `no, no step handler for ${missing.join(', ')}`}`);
+    if (t.is_active && missing.length > 0) {
+      problems.push(`template ${t.name} is not runnable: no step handler for ${missing.join(', ')}`);
+    }
     if (cron) problems.push(`template ${t.name}: ${cron}`);
     if (required && !t.is_active) problems.push(`template ${t.name} is not active`);
     if (t.is_active && steps.length === 0) problems.push(`template ${t.name} has no steps`);
     const orders = t.orders ?? [];
     if (orders.some((o, i) => o !== i + 1)) problems.push(`template ${t.name}: steps are not numbered 1..${orders.length}`);
   }
-  const active = templates.filter((t) => t.is_active).length;
+  const active = templates.filter((t) => t.is_active);
+  const runnable = active.filter((t) => (t.handlers ?? []).every((h) => handlers.has(h)) && (t.handlers ?? []).length > 0).length;
   return {
     passed: problems.length === 0,
-    summary: `${templates.length} workflows configured, ${active} active`,
+    summary: `${templates.length} workflows configured, ${active.length} active, ${runnable} of them runnable`,
     problems,
     facts,
   };

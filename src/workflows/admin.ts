@@ -145,7 +145,7 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
       const id = rows[0]!.id;
       await q.query({ text: 'DELETE FROM workflow_steps WHERE template_id = $1', values: [id] });
       await q.query({
-        text: `INSERT INTO workflow_steps (template_id, step_order, name, agent_type, handler, description, config, timeout_seconds, max_attempts)
+        text: `INSERT INTO workflow_steps (template_id, step_order, name, agent_type, action, description, config, timeout_seconds, max_attempts)
                SELECT $1, s.ord, s.name, s.agent_type, s.handler, s.description, s.config::jsonb, s.timeout_seconds, s.max_attempts
                  FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[])
                       AS s(ord, name, agent_type, handler, description, config, timeout_seconds, max_attempts)`,

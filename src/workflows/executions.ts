@@ -26,9 +26,21 @@ export interface NewExecution {
 /** Insert an execution with a pending row per step, and enqueue its first step unless queued. */
 export async function createExecution(q: Queryable, template: TemplateRow, options: NewExecution): Promise<number> {
   const { rows } = await q.query<{ id: string }>({
-    text: `INSERT INTO workflow_executions (template_id, trigger, scheduled_for, input, steps, template_version, queued)
-           VALUES ($1, $2, coalesce($3::timestamptz, now()), $4, $5, $6, $7)
-           RETURNING id`,
+    name: 'cesar_wf_create_execution',
+    text: `WITH execution AS (
+             INSERT INTO workflow_executions (template_id, trigger, scheduled_for, input, steps, template_version, queued)
+             VALUES ($1, $2, coalesce($3::timestamptz, now()), $4, $5, $6, $7)
+             RETURNING id
+           ), runs AS (
+             INSERT INTO workflow_step_runs (execution_id, step_order, name, handler, status)
+             SELECT x.id, s.ord, s.name, s.handler, 'pending'
+               FROM execution x, unnest($8::int[], $9::text[], $10::text[]) AS s(ord, name, handler)
+           ), event AS (
+             INSERT INTO agent_events (event_type, execution_id, payload)
+             SELECT 'workflow.created', x.id, jsonb_build_object('template', $11::text, 'trigger', $2::text, 'queued', $7::boolean)
+               FROM execution x
+           )
+           SELECT id FROM execution`,
     values: [
       template.id,
       options.trigger,
@@ -37,38 +49,30 @@ export async function createExecution(q: Queryable, template: TemplateRow, optio
       JSON.stringify(template.steps),
       templateVersion(template.steps),
       options.queued ?? false,
+      template.steps.map((s) => s.order),
+      template.steps.map((s) => s.name),
+      template.steps.map((s) => s.handler),
+      template.name,
     ],
   });
   const executionId = Number(rows[0]!.id);
-  await q.query({
-    text: `INSERT INTO workflow_step_runs (execution_id, step_order, name, handler, status)
-           SELECT $1, s.ord, s.name, s.handler, 'pending'
-             FROM unnest($2::int[], $3::text[], $4::text[]) AS s(ord, name, handler)`,
-    values: [executionId, template.steps.map((s) => s.order), template.steps.map((s) => s.name), template.steps.map((s) => s.handler)],
-  });
-  await recordEvent(q, {
-    type: 'workflow.created',
-    executionId,
-    data: { template: template.name, trigger: options.trigger, queued: options.queued ?? false },
-  });
   if (!options.queued) await enqueueStep(q, executionId, template.steps[0]!);
   return executionId;
 }
 
-/** Enqueue the job that runs one step, and point the execution and the step's row at it. */
+/** The dedupe key of a step's job: while it is pending or running, the step is not enqueued twice. */
+export const stepJobKey = (executionId: number, order: number) => `wf:${executionId}:${order}`;
+
+/**
+ * Enqueue the job that runs one step. (The execution and the step's row point at it once a worker
+ * claims it: see claimStepSql.)
+ */
 export async function enqueueStep(q: Queryable, executionId: number, step: TemplateStep): Promise<number> {
   const job = await enqueue(q, {
     type: stepJobType,
     payload: { execution_id: executionId, step: step.order },
-    dedupeKey: `wf:${executionId}:${step.order}`,
+    dedupeKey: stepJobKey(executionId, step.order),
     maxAttempts: step.max_attempts,
-  });
-  await q.query({
-    text: `WITH run AS (
-             UPDATE workflow_step_runs SET job_id = $3 WHERE execution_id = $1 AND step_order = $2
-           )
-           UPDATE workflow_executions SET current_step = $2, current_job_id = $3 WHERE id = $1`,
-    values: [executionId, step.order, job.id],
   });
   return job.id;
 }
@@ -90,32 +94,42 @@ export async function recordEvent(q: Queryable, event: WorkflowEvent): Promise<v
 
 /**
  * End an execution (succeeded, failed or cancelled) unless it has ended already, then start the
- * template's next queued execution, if any. Returns false when it had already ended.
+ * template's next queued execution, if any. A succeeded execution's result is every step's output,
+ * by step name. Returns false when it had already ended.
  */
 export async function finishExecution(
   q: Queryable,
   executionId: number,
-  outcome: { status: 'succeeded' | 'failed' | 'cancelled'; error?: string; result?: unknown },
+  outcome: { status: 'succeeded' | 'failed' | 'cancelled'; error?: string },
 ): Promise<boolean> {
-  // The template's row lock orders this with a tick being fired (which checks what is under way).
-  await q.query({
-    text: `SELECT t.id FROM workflow_templates t
-            WHERE t.id = (SELECT template_id FROM workflow_executions WHERE id = $1) FOR UPDATE`,
-    values: [executionId],
-  });
-  const { rows } = await q.query<{ template_id: string; name: string; duration_ms: number }>({
-    text: `UPDATE workflow_executions e
-              SET status = $2, error = $3, result = $4, finished_at = now(), current_job_id = NULL
-             FROM workflow_templates t
-            WHERE e.id = $1 AND t.id = e.template_id AND e.status IN ('pending', 'running')
-           RETURNING e.template_id, t.name,
-                     1000 * extract(epoch FROM now() - coalesce(e.started_at, e.created_at))::float8 AS duration_ms`,
-    values: [executionId, outcome.status, outcome.error ?? null, outcome.result === undefined ? null : JSON.stringify(outcome.result)],
+  const { rows } = await q.query<{ template_id: string; name: string; duration_ms: number; queued_waiting: boolean }>({
+    name: 'cesar_wf_finish_execution',
+    text: `WITH ended AS (
+             UPDATE workflow_executions e
+                SET status = $2, error = $3, finished_at = now(), current_job_id = NULL,
+                    result = CASE WHEN $2 = 'succeeded'
+                                  THEN (SELECT jsonb_object_agg(r.name, coalesce(r.output, 'null'::jsonb))
+                                          FROM workflow_step_runs r WHERE r.execution_id = e.id) END
+               FROM workflow_templates t
+              WHERE e.id = $1 AND t.id = e.template_id AND e.status IN ('pending', 'running')
+             RETURNING e.template_id, t.name,
+                       1000 * extract(epoch FROM now() - coalesce(e.started_at, e.created_at))::float8 AS duration_ms
+           ), event AS (
+             INSERT INTO agent_events (event_type, execution_id, payload)
+             SELECT 'workflow.' || $2, $1, jsonb_build_object('template', d.name, 'duration_ms', round(d.duration_ms::numeric))
+                    || CASE WHEN $3::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', $3::text) END
+               FROM ended d
+           )
+           SELECT d.template_id, d.name, d.duration_ms,
+                  EXISTS (SELECT 1 FROM workflow_executions w
+                           WHERE w.template_id = d.template_id AND w.status = 'pending' AND w.queued) AS queued_waiting
+             FROM ended d`,
+    values: [executionId, outcome.status, outcome.error ?? null],
   });
   const ended = rows[0];
   if (!ended) return false;
   if (outcome.status !== 'succeeded') {
-    // Steps that never ran (or were running) end with it.
+    // Steps that never ran (or were running) end with it, and so do their jobs.
     await q.query({
       text: `UPDATE workflow_step_runs SET status = 'cancelled', finished_at = coalesce(finished_at, now()),
                     reason = coalesce(reason, $2)
@@ -123,35 +137,37 @@ export async function finishExecution(
       values: [executionId, outcome.status === 'cancelled' ? 'execution cancelled' : 'execution failed at an earlier step'],
     });
   }
-  await recordEvent(q, {
-    type: `workflow.${outcome.status}`,
-    executionId,
-    data: { template: ended.name, duration_ms: Math.round(ended.duration_ms), ...(outcome.error ? { error: outcome.error } : {}) },
-  });
-  await startQueued(q, Number(ended.template_id));
+  if (ended.queued_waiting) await startQueued(q, Number(ended.template_id));
   return true;
 }
 
 /**
  * Start the oldest queued execution of a template when none of its executions is under way
- * (overlap policy queue). Safe to call at any time: it does nothing otherwise.
+ * (overlap policy queue), in one statement (its first step's job inserted as finishStepSql does).
+ * Safe to call at any time: it does nothing otherwise.
  */
 export async function startQueued(q: Queryable, templateId: number): Promise<number | undefined> {
-  const { rows } = await q.query<{ id: string; steps: TemplateStep[] }>({
-    text: `UPDATE workflow_executions
-              SET queued = false
-            WHERE id = (SELECT id FROM workflow_executions
-                         WHERE template_id = $1 AND status = 'pending' AND queued
-                         ORDER BY id LIMIT 1)
-              AND NOT EXISTS (SELECT 1 FROM workflow_executions
-                               WHERE template_id = $1 AND status IN ('pending', 'running') AND NOT queued)
-           RETURNING id, steps`,
+  const { rows } = await q.query<{ id: string }>({
+    text: `WITH started AS (
+             UPDATE workflow_executions
+                SET queued = false
+              WHERE id = (SELECT id FROM workflow_executions
+                           WHERE template_id = $1 AND status = 'pending' AND queued
+                           ORDER BY id LIMIT 1)
+                AND NOT EXISTS (SELECT 1 FROM workflow_executions
+                                 WHERE template_id = $1 AND status IN ('pending', 'running') AND NOT queued)
+             RETURNING id, (steps->0->>'max_attempts')::int AS max_attempts
+           ), job AS (
+             INSERT INTO job_queue (job_type, payload, max_attempts, dedupe_key)
+             SELECT 'workflow_step', jsonb_build_object('execution_id', s.id, 'step', 1), s.max_attempts, 'wf:' || s.id || ':1'
+               FROM started s
+                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'in_progress')
+                 DO NOTHING
+           )
+           SELECT id FROM started`,
     values: [templateId],
   });
-  const next = rows[0];
-  if (!next) return undefined;
-  await enqueueStep(q, Number(next.id), next.steps[0]!);
-  return Number(next.id);
+  return rows[0] ? Number(rows[0].id) : undefined;
 }
 
 /** The execution under way (pending or running, not queued) of a template, if any. */
@@ -170,12 +186,11 @@ interface ExecutionForChange {
   status: string;
   template_id: string;
   steps: TemplateStep[];
-  current_job_id: string | null;
 }
 
 async function lockExecution(q: Queryable, executionId: number): Promise<ExecutionForChange> {
   const { rows } = await q.query<ExecutionForChange>({
-    text: 'SELECT id, status, template_id, steps, current_job_id FROM workflow_executions WHERE id = $1 FOR UPDATE',
+    text: 'SELECT id, status, template_id, steps FROM workflow_executions WHERE id = $1 FOR UPDATE',
     values: [executionId],
   });
   if (!rows[0]) throw new NotFoundError(`no workflow execution ${executionId}`, 'list them with: cesar workflows history NAME');
@@ -188,20 +203,19 @@ export async function cancelExecution(q: Queryable, executionId: number): Promis
   if (!['pending', 'running'].includes(execution.status)) {
     throw new StateError(`execution ${executionId} is ${execution.status}: only a pending or running execution can be cancelled`);
   }
-  if (execution.current_job_id !== null) {
-    // A running step's worker learns of it through its lost lease and stops the step.
-    await q.query({
-      text: `WITH cancelled AS (
-               UPDATE job_queue
-                  SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, lease_expires_at = NULL
-                WHERE id = $1 AND status IN ('pending', 'in_progress')
-               RETURNING id
-             )
-             UPDATE job_attempts SET outcome = 'cancelled', error = 'workflow execution cancelled by an operator', finished_at = now()
-              WHERE job_id = $1 AND outcome = 'running' AND EXISTS (SELECT 1 FROM cancelled)`,
-      values: [execution.current_job_id],
-    });
-  }
+  // Its step jobs that are pending never run; a running one's worker learns of it through its lost
+  // lease and stops the step.
+  await q.query({
+    text: `WITH cancelled AS (
+             UPDATE job_queue
+                SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, lease_expires_at = NULL
+              WHERE dedupe_key = ANY ($1::text[]) AND status IN ('pending', 'in_progress')
+             RETURNING id
+           )
+           UPDATE job_attempts SET outcome = 'cancelled', error = 'workflow execution cancelled by an operator', finished_at = now()
+            WHERE job_id IN (SELECT id FROM cancelled) AND outcome = 'running'`,
+    values: [execution.steps.map((s) => stepJobKey(executionId, s.order))],
+  });
   await finishExecution(q, executionId, { status: 'cancelled', error: 'cancelled by an operator' });
 }
 

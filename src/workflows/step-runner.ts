@@ -5,6 +5,7 @@ import { sleep } from '../sleep.js';
 import { quote, storableText } from '../text.js';
 import { enqueueStep, finishExecution, recordEvent } from './executions.js';
 import { type StepAgent, type StepHandlerRegistry, StepSkipped, stepConfigProblem } from './step-handlers.js';
+import { claimStepSql, finishStepSql } from './step-queries.js';
 import type { TemplateStep } from './templates.js';
 
 /**
@@ -38,35 +39,29 @@ export function stepRunner(registry: StepHandlerRegistry): JobHandler<StepPayloa
 async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayload>): Promise<void> {
   const pool = ctx.pool as unknown as ConnectionPool & Queryable;
   const { execution_id: executionId, step: order } = ctx.payload;
-  const state = await loadExecution(pool, executionId);
-  if (!state) {
-    ctx.log.warn(`workflow execution ${executionId} does not exist: nothing to run`);
-    return;
-  }
-  const step = state.steps.find((s) => s.order === order);
-  if (!step) throw new Error(`execution ${executionId} has no step ${order}`);
-  if (!['pending', 'running'].includes(state.status)) {
-    ctx.log.info(`execution ${executionId} is ${state.status}: step ${step.name} is not run`);
-    return;
-  }
-  const run = await stepRunState(pool, executionId, order);
-  if (run === 'succeeded' || run === 'skipped') {
-    // Done before a crash that came before its job was marked completed: only make sure it went on.
-    await withClientTransaction(pool, (q) => advance(q, executionId, state, step));
-    return;
-  }
+  const claim = await claimStep(pool, ctx);
+  if (!claim) return;
+  const { state, step, agent, outputs } = claim;
 
   const spec = registry.get(step.handler);
-  if (!spec) throw new Error(`no step handler ${quote(step.handler)} is registered in this worker`);
+  if (!spec) {
+    return failStep(
+      pool,
+      ctx,
+      executionId,
+      state,
+      step,
+      agent,
+      `no step handler ${quote(step.handler)} is registered in this worker`,
+      true,
+    );
+  }
   const problem = stepConfigProblem(spec, step.config);
-  if (problem) return failStep(pool, ctx, executionId, state, step, null, `step ${step.name}: invalid config: ${problem}`, true);
+  if (problem) return failStep(pool, ctx, executionId, state, step, agent, `step ${step.name}: invalid config: ${problem}`, true);
 
-  const agent = await claimAgent(pool, ctx, executionId, step);
   const started = performance.now();
-  await withClientTransaction(pool, (q) => markStarted(q, ctx, executionId, state, step, agent));
-
-  const outputs = await earlierOutputs(pool, executionId, order);
-  const input = order === 1 ? state.input : (outputs.get(state.steps.find((s) => s.order === order - 1)!.name) ?? null);
+  const previous = state.steps.find((s) => s.order === order - 1);
+  const input = previous ? (outputs.get(previous.name) ?? null) : state.input;
   const timeout = AbortSignal.timeout(step.timeout_seconds * 1000);
   const signal = AbortSignal.any([ctx.signal, timeout]);
   let output: unknown;
@@ -107,62 +102,146 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
     throw err instanceof Error && !timeout.aborted ? err : new Error(`step ${step.name} ${message}`);
   }
   const duration = performance.now() - started;
-  await withClientTransaction(pool, async (q) => {
-    if (output instanceof StepSkipped) {
-      const reason = storableText(output.reason, 2_000);
-      const done = await q.query({
-        text: `UPDATE workflow_step_runs SET status = 'skipped', reason = $3, output = NULL, finished_at = now(), duration_ms = $4
-                WHERE execution_id = $1 AND step_order = $2 AND status = 'running'`,
-        values: [executionId, order, reason, duration],
-      });
-      if (done.rowCount === 0) return; // cancelled meanwhile
-      await recordEvent(q, {
-        type: 'step.skipped',
-        agentId: agent.id,
-        executionId,
-        jobId: ctx.jobId,
-        data: { template: state.template, step: step.name, attempt: ctx.attempt, duration_ms: round(duration), reason },
-      });
-    } else {
-      const json = JSON.stringify(output ?? null);
-      const done = await q.query({
-        text: `UPDATE workflow_step_runs SET status = 'succeeded', output = $3, error = NULL, finished_at = now(), duration_ms = $4
-                WHERE execution_id = $1 AND step_order = $2 AND status = 'running'`,
-        values: [executionId, order, json, duration],
-      });
-      if (done.rowCount === 0) return;
-      await recordEvent(q, {
-        type: 'step.succeeded',
-        agentId: agent.id,
-        executionId,
-        jobId: ctx.jobId,
-        data: { template: state.template, step: step.name, attempt: ctx.attempt, duration_ms: round(duration), agent: agent.name },
-      });
-    }
-    await advance(q, executionId, state, step);
+  const skipped = output instanceof StepSkipped ? storableText(output.reason, 2_000) : null;
+  const next = state.steps.find((x) => x.order === order + 1);
+  const { rows } = await pool.query<{ recorded: number; execution_status: string | null }>({
+    name: 'cesar_wf_finish_step',
+    text: finishStepSql,
+    values: [
+      executionId,
+      order,
+      ctx.jobId,
+      skipped === null ? JSON.stringify(output ?? null) : null,
+      skipped,
+      skipped === null ? 'succeeded' : 'skipped',
+      duration,
+      ctx.attempt,
+      next?.max_attempts ?? null,
+    ],
   });
+  const result = rows[0]!;
+  // Not recorded: the execution was cancelled (or retried) meanwhile; its state is someone else's now.
+  if (result.recorded === 0 || !['pending', 'running'].includes(result.execution_status ?? '')) return;
+  // The last step: the execution ends. (A crash before this is repaired when the job runs again:
+  // its step is done, so the replay only advances.)
+  if (!next) await finishExecution(pool, executionId, { status: 'succeeded' });
 }
 
-/** After a step succeeded or was skipped: enqueue the next step, or end the execution as succeeded. */
-async function advance(q: Queryable, executionId: number, state: ExecutionState, step: TemplateStep): Promise<void> {
-  const { rows } = await q.query<{ status: string }>({
-    text: 'SELECT status FROM workflow_executions WHERE id = $1 FOR UPDATE',
-    values: [executionId],
-  });
-  if (rows[0]?.status !== 'running' && rows[0]?.status !== 'pending') return; // cancelled meanwhile
+interface Claim {
+  state: ExecutionState;
+  step: TemplateStep;
+  agent: StepAgent;
+  outputs: Map<string, unknown>;
+}
+
+interface ClaimRow {
+  execution_status: string | null;
+  template: string;
+  input: unknown;
+  steps: TemplateStep[];
+  step: TemplateStep | null;
+  run_status: string | null;
+  outputs: Array<[string, unknown]>;
+  free_agents: number;
+  agent_id: string | null;
+  agent_name: string;
+  agent_config: Record<string, unknown>;
+}
+
+/**
+ * Take an agent for the step and mark it started (one statement), or say why not: the execution is
+ * gone or over (nothing to do), the step is done already (a replay: make sure it went on), or no
+ * agent is free (wait: shortly when one was only locked by another claim, longer when all are at
+ * their max_concurrent_steps; fail when the type has no active agent at all).
+ */
+async function claimStep(pool: ConnectionPool & Queryable, ctx: JobContext<StepPayload>): Promise<Claim | undefined> {
+  const { execution_id: executionId, step: order } = ctx.payload;
+  let waitingLogged = false;
+  for (;;) {
+    const { rows } = await pool.query<ClaimRow>({
+      name: 'cesar_wf_claim_step',
+      text: claimStepSql,
+      values: [executionId, order, ctx.attempt, ctx.jobId],
+    });
+    const row = rows[0]!;
+    if (row.execution_status === null) {
+      ctx.log.warn(`workflow execution ${executionId} does not exist: nothing to run`);
+      return undefined;
+    }
+    if (!row.step) throw new Error(`execution ${executionId} has no step ${order}`);
+    const step = row.step;
+    if (!['pending', 'running'].includes(row.execution_status)) {
+      ctx.log.info(`execution ${executionId} is ${row.execution_status}: step ${step.name} is not run`);
+      return undefined;
+    }
+    if (row.run_status === 'succeeded' || row.run_status === 'skipped') {
+      // Done before a crash that came before its job was marked completed: only make sure it went on.
+      const state: ExecutionState = { status: row.execution_status, template: row.template, steps: row.steps, input: row.input };
+      await withClientTransaction(pool, (q) => advance(q, executionId, state, step));
+      return undefined;
+    }
+    if (row.agent_id !== null) {
+      const state: ExecutionState = { status: 'running', template: row.template, steps: row.steps, input: row.input };
+      return {
+        state,
+        step,
+        agent: { id: Number(row.agent_id), name: row.agent_name, agentType: step.agent_type, config: row.agent_config },
+        outputs: new Map(row.outputs),
+      };
+    }
+    if (row.free_agents === 0) {
+      const { rows: active } = await pool.query<{ n: string }>({
+        text: `SELECT count(*) AS n FROM agents WHERE agent_type = $1 AND status = 'active'`,
+        values: [step.agent_type],
+      });
+      if (active[0]!.n === '0') {
+        throw new Error(
+          `no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`,
+        );
+      }
+      if (!waitingLogged) {
+        ctx.log.info(
+          `step ${step.name} of execution ${executionId} waits for a free ${step.agent_type} agent (all at max_concurrent_steps)`,
+        );
+        waitingLogged = true;
+      }
+      await sleep(agentPollMs, ctx.signal);
+    } else {
+      // Free agents exist but another claim held each for an instant: try again at once.
+      await sleep(1 + Math.random() * 4, ctx.signal);
+    }
+  }
+}
+
+/**
+ * After a step succeeded or was skipped: enqueue the next step, or end the execution as succeeded.
+ * `nextStatus` comes from finishStepSql (which locked the execution); without it (a replay) the
+ * execution is locked and read here.
+ */
+async function advance(
+  q: Queryable,
+  executionId: number,
+  state: ExecutionState,
+  step: TemplateStep,
+  nextStatus?: string | null,
+): Promise<void> {
+  if (nextStatus === undefined) {
+    const { rows } = await q.query<{ status: string; next_status: string | null }>({
+      text: `SELECT e.status, (SELECT r.status FROM workflow_step_runs r WHERE r.execution_id = e.id AND r.step_order = $2) AS next_status
+               FROM workflow_executions e WHERE e.id = $1 FOR UPDATE`,
+      values: [executionId, step.order + 1],
+    });
+    if (rows[0]?.status !== 'running' && rows[0]?.status !== 'pending') return; // cancelled meanwhile
+    nextStatus = rows[0].next_status;
+  }
   const next = state.steps.find((s) => s.order === step.order + 1);
   if (next) {
-    const { rows: nextRun } = await q.query<{ status: string }>({
-      text: 'SELECT status FROM workflow_step_runs WHERE execution_id = $1 AND step_order = $2',
-      values: [executionId, next.order],
-    });
-    // Already succeeded: this is a replay after a crash; its own job went on from there.
-    if (nextRun[0]?.status === 'succeeded' || nextRun[0]?.status === 'skipped') return;
+    // Already done: this is a replay after a crash; its own job went on from there.
+    if (nextStatus === 'succeeded' || nextStatus === 'skipped' || nextStatus === 'running') return;
     await enqueueStep(q, executionId, next);
     return;
   }
-  const outputs = await earlierOutputs(q, executionId, step.order + 1);
-  await finishExecution(q, executionId, { status: 'succeeded', result: Object.fromEntries(outputs) });
+  await finishExecution(q, executionId, { status: 'succeeded' });
 }
 
 async function failStep(
@@ -207,123 +286,6 @@ async function failStep(
     }
   });
   if (last && agent === null) throw new Error(message);
-}
-
-/**
- * The agent that carries out the step: the least recently used active agent of the step's type
- * that is below its max_concurrent_steps. Waits while every such agent is at its limit; fails the
- * attempt when the type has no active agent at all.
- */
-async function claimAgent(
-  pool: ConnectionPool & Queryable,
-  ctx: JobContext<StepPayload>,
-  executionId: number,
-  step: TemplateStep,
-): Promise<StepAgent> {
-  let waitingLogged = false;
-  for (;;) {
-    const agent = await withClientTransaction(pool, async (q) => {
-      const { rows } = await q.query<{ id: string; name: string; agent_type: string; config: Record<string, unknown> }>({
-        text: `SELECT a.id, a.name, a.agent_type, a.config
-                 FROM agents a
-                WHERE a.agent_type = $1 AND a.status = 'active'
-                  AND (a.max_concurrent_steps IS NULL
-                       OR a.max_concurrent_steps > (SELECT count(*) FROM workflow_step_runs r
-                                                     WHERE r.agent_id = a.id AND r.status = 'running'
-                                                       AND NOT (r.execution_id = $2 AND r.step_order = $3)))
-                ORDER BY a.last_step_at NULLS FIRST, a.id
-                LIMIT 1
-                  FOR UPDATE SKIP LOCKED`,
-        values: [step.agent_type, executionId, step.order],
-      });
-      const found = rows[0];
-      if (!found) return undefined;
-      await q.query({ text: 'UPDATE agents SET last_step_at = clock_timestamp() WHERE id = $1', values: [found.id] });
-      // Taken in the same transaction, so the next claim counts this step against the agent.
-      await q.query({
-        text: `UPDATE workflow_step_runs SET status = 'running', agent_id = $3 WHERE execution_id = $1 AND step_order = $2`,
-        values: [executionId, step.order, found.id],
-      });
-      return { id: Number(found.id), name: found.name, agentType: found.agent_type, config: found.config };
-    });
-    if (agent) return agent;
-    const { rows } = await pool.query<{ n: string }>({
-      text: `SELECT count(*) AS n FROM agents WHERE agent_type = $1 AND status = 'active'`,
-      values: [step.agent_type],
-    });
-    if (rows[0]!.n === '0') {
-      throw new Error(
-        `no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`,
-      );
-    }
-    if (!waitingLogged) {
-      ctx.log.info(`step ${step.name} of execution ${executionId} waits for a free ${step.agent_type} agent (all at max_concurrent_steps)`);
-      waitingLogged = true;
-    }
-    await sleep(agentPollMs, ctx.signal);
-  }
-}
-
-async function markStarted(
-  q: Queryable,
-  ctx: JobContext<StepPayload>,
-  executionId: number,
-  state: ExecutionState,
-  step: TemplateStep,
-  agent: StepAgent,
-): Promise<void> {
-  await q.query({
-    text: `UPDATE workflow_step_runs
-              SET status = 'running', agent_id = $3, attempts = $4, job_id = $5, started_at = now(),
-                  finished_at = NULL, error = NULL, duration_ms = NULL
-            WHERE execution_id = $1 AND step_order = $2`,
-    values: [executionId, step.order, agent.id, ctx.attempt, ctx.jobId],
-  });
-  const { rows } = await q.query<{ first: boolean }>({
-    text: `UPDATE workflow_executions
-              SET status = 'running', started_at = coalesce(started_at, now()), current_step = $2
-            WHERE id = $1 AND status IN ('pending', 'running')
-           RETURNING (started_at = now()) AS first`,
-    values: [executionId, step.order],
-  });
-  if (rows[0]?.first) {
-    await recordEvent(q, { type: 'workflow.started', executionId, data: { template: state.template } });
-  }
-  await recordEvent(q, {
-    type: 'step.started',
-    agentId: agent.id,
-    executionId,
-    jobId: ctx.jobId,
-    data: { template: state.template, step: step.name, handler: step.handler, attempt: ctx.attempt, agent: agent.name },
-  });
-}
-
-async function loadExecution(q: Queryable, executionId: number): Promise<ExecutionState | undefined> {
-  const { rows } = await q.query<ExecutionState>({
-    text: `SELECT e.status, t.name AS template, e.steps, e.input
-             FROM workflow_executions e JOIN workflow_templates t ON t.id = e.template_id
-            WHERE e.id = $1`,
-    values: [executionId],
-  });
-  return rows[0];
-}
-
-async function stepRunState(q: Queryable, executionId: number, order: number): Promise<string | undefined> {
-  const { rows } = await q.query<{ status: string }>({
-    text: 'SELECT status FROM workflow_step_runs WHERE execution_id = $1 AND step_order = $2',
-    values: [executionId, order],
-  });
-  return rows[0]?.status;
-}
-
-/** Outputs of the steps before `order`, by name (null for a skipped one). */
-async function earlierOutputs(q: Queryable, executionId: number, order: number): Promise<Map<string, unknown>> {
-  const { rows } = await q.query<{ name: string; output: unknown }>({
-    text: `SELECT name, output FROM workflow_step_runs
-            WHERE execution_id = $1 AND step_order < $2 ORDER BY step_order`,
-    values: [executionId, order],
-  });
-  return new Map(rows.map((r) => [r.name, r.output ?? null]));
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

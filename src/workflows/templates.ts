@@ -37,7 +37,7 @@ SELECT t.id, t.name, t.description, t.cron_expression, t.timezone, t.is_active, 
        t.catchup_max_count, t.catchup_max_age_seconds, t.overlap, t.active_since,
        (SELECT max(k.tick_at) FROM workflow_ticks k WHERE k.template_id = t.id) AS last_tick_at,
        coalesce((SELECT json_agg(json_build_object(
-                    'order', s.step_order, 'name', s.name, 'agent_type', s.agent_type, 'handler', s.handler,
+                    'order', s.step_order, 'name', s.name, 'agent_type', s.agent_type, 'handler', s.action,
                     'config', s.config, 'timeout_seconds', s.timeout_seconds, 'max_attempts', s.max_attempts)
                   ORDER BY s.step_order)
                    FROM workflow_steps s WHERE s.template_id = t.id), '[]') AS steps

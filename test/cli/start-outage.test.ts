@@ -111,7 +111,7 @@ describe('cesar start through a database outage (a PostgreSQL server of its own)
       });
       assert.match(health.reason, /database/);
       await until('the restarted worker to wait for the database', () =>
-        /worker-\d \| WARN: the worker is waiting for the database: cannot reach the database at 127\.0\.0\.1:\d+: connection refused/.test(
+        /worker-\d\s+\| WARN: the worker is waiting for the database: cannot reach the database at 127\.0\.0\.1:\d+: connection refused/.test(
           output,
         ),
       );

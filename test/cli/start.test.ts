@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
 import { cesar, cesarBin } from '../helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, makeTemplatesRunnable, sql, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/queue.js';
 
 /** Child processes of pid, from /proc. */
@@ -91,6 +91,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
   let s: Started;
   before(async () => {
     d = await createTestDatabase();
+    await makeTemplatesRunnable(d.url); // so that verify's static checks pass, and verify --live with them
     s = await startCesar({ DATABASE_URL: d.url, CESAR_HOME: tempHome() });
   });
   after(async () => {
@@ -258,7 +259,7 @@ describe('cesar start on the embedded PostgreSQL', () => {
     try {
       fs.writeFileSync(path.join(home, 'start.json'), JSON.stringify({ pid: 2 ** 22 + 12345, started_at: '2026-01-01T00:00:00Z' }));
       // Only unbuilt parts: start takes the lock, then finds nothing to run (exit 78) and releases it.
-      const r = await cesar(['start', '--only', 'scheduler'], { DATABASE_URL: d.url, CESAR_HOME: home });
+      const r = await cesar(['start', '--only', 'dashboard'], { DATABASE_URL: d.url, CESAR_HOME: home });
       assert.equal(r.exitCode, 78, r.stderr);
       assert.doesNotMatch(r.stderr, /already running/);
       assert.equal(fs.existsSync(path.join(home, 'start.json')), false);

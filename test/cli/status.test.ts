@@ -30,9 +30,13 @@ describe('cesar status', () => {
       assert.ok(r.stdout.includes(heading), heading);
     }
     assert.match(r.stdout, /│ canary\s+│ pending\s+│ 2\s+│/);
-    assert.match(r.stdout, /│ supabase_sync\s+│ \*\/15 \* \* \* \*\s+│ UTC\s+│ yes\s+│ 2026-01-01T00:15:00.000Z \(succeeded\)/);
+    // Never fired by a scheduler (the execution was made by hand), not runnable yet, its last execution succeeded.
+    assert.match(
+      r.stdout,
+      /│ supabase_sync\s+│ \*\/15 \* \* \* \* UTC\s+│ yes\s+│ no: 3 step\(s\) without handler\s+│ never\s+│ succeeded\s+│/,
+    );
     assert.match(r.stdout, /│ email_ingest\s+│ mailbox\s+│ yes\s+│ never_run\s+│ never/);
-    assert.match(r.stdout, /scheduler: not built yet/);
+    assert.match(r.stdout, /schedulers alive: 0: nothing fires/);
   });
 
   it('prints one JSON document with --json that matches the database', async () => {
@@ -56,7 +60,13 @@ describe('cesar status', () => {
       status.sync.map((s: { system: string }) => s.system),
       ['email_ingest', 'financial_api', 'supabase'],
     );
-    assert.ok(status.not_built.some((n: { part: string }) => n.part === 'scheduler'));
+    assert.equal(status.schedulers_live, 0);
+    assert.equal(sync.runnable, false);
+    assert.deepEqual(sync.missing_steps, [
+      'pull_remote_changes (handler pull_changes)',
+      'push_local_changes (handler push_changes)',
+      'record_sync_status (handler record_sync_status)',
+    ]);
     assert.deepEqual(status.workers, []);
     assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { cesar } from '../helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, makeTemplatesRunnable, sql, type TestDatabase } from '../helpers/db.js';
 
 const allChecks = ['SCHEMA', 'WORKFLOWS', 'JOBS', 'MONITORING', 'AGENTS', 'DATA_FLOW'];
 const readyLine = '🎉 100% COMPLETE - SYSTEM READY FOR END-TO-END WORKFLOW!';
@@ -11,9 +11,11 @@ after(async () => {
   await Promise.all(databases.map((d) => d.drop()));
 });
 
-async function database(migrated = true): Promise<TestDatabase> {
+/** A database of its own; migrated ones have runnable templates unless `asMigrated` (no step handler of the five yet). */
+async function database(migrated = true, asMigrated = false): Promise<TestDatabase> {
   const d = await createTestDatabase({ migrated });
   databases.push(d);
+  if (migrated && !asMigrated) await makeTemplatesRunnable(d.url);
   return d;
 }
 
@@ -24,7 +26,24 @@ function verdicts(stdout: string): Record<string, string> {
 }
 
 describe('cesar verify', () => {
-  it('passes all six checks on a migrated database and prints the ready line (exit 0)', async () => {
+  it('fails WORKFLOWS alone on a fresh migration, naming the steps of the five templates that have no handler yet (exit 1)', async () => {
+    const d = await database(true, true);
+    const r = await cesar(['verify', '--json'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 1, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const failed = report.checks.filter((c: { status: string }) => c.status === 'FAIL').map((c: { name: string }) => c.name);
+    assert.deepEqual(failed, ['WORKFLOWS']);
+    const problems: string[] = report.checks.find((c: { name: string }) => c.name === 'WORKFLOWS').problems;
+    assert.equal(problems.length, 5, problems.join(' | '));
+    assert.ok(
+      problems.some((p) =>
+        /^template supabase_sync is not runnable: no step handler for pull_remote_changes \(handler pull_changes\)/.test(p),
+      ),
+    );
+    assert.match(report.checks.find((c: { name: string }) => c.name === 'WORKFLOWS').summary, /5 active, 0 of them runnable/);
+  });
+
+  it('passes all six checks on a migrated database whose templates are runnable, and prints the ready line (exit 0)', async () => {
     const d = await database();
     const r = await cesar(['verify'], { DATABASE_URL: d.url });
     assert.equal(r.exitCode, 0, r.stderr);

@@ -265,26 +265,34 @@ export async function retryExecution(q: Queryable, executionId: number, fromStep
 }
 
 /**
- * Executions whose current step's job ended without the step runner recording it (a worker killed
- * during the last attempt, whose lease the rescuer expired; a job cancelled from `cesar jobs`):
- * they fail with the job's error. Run by every scheduler now and then; idempotent.
+ * Executions under way with no live step job: their step's job ended without the step runner
+ * recording it (a worker killed during the last attempt, whose lease the rescuer expired; a job
+ * cancelled from `cesar jobs`). They fail with that job's error. An execution under way always
+ * has a live job otherwise (each step's job is written with the previous step's end), so this is
+ * safe at any moment. Run by every scheduler now and then; idempotent.
  */
 export async function failOrphanedExecutions(q: Queryable): Promise<number> {
-  const { rows } = await q.query<{ id: string; step_name: string | null; last_error: string | null; job_status: string }>({
-    text: `SELECT e.id, s.name AS step_name, j.last_error, j.status AS job_status
+  const { rows } = await q.query<{ id: string; step_name: string | null; last_error: string | null; job_status: string | null }>({
+    text: `SELECT e.id, last_job.step_name, last_job.last_error, last_job.status AS job_status
              FROM workflow_executions e
-             JOIN job_queue j ON j.id = e.current_job_id
-             LEFT JOIN workflow_step_runs s ON s.execution_id = e.id AND s.step_order = e.current_step
-            WHERE e.status IN ('pending', 'running') AND j.status IN ('failed', 'cancelled')
+             LEFT JOIN LATERAL (
+                  SELECT j.last_error, j.status, s->>'name' AS step_name
+                    FROM jsonb_array_elements(e.steps) s
+                    JOIN job_queue j ON j.dedupe_key = 'wf:' || e.id || ':' || (s->>'order')
+                   ORDER BY j.id DESC LIMIT 1) last_job ON true
+            WHERE e.status IN ('pending', 'running') AND NOT e.queued
+              AND NOT EXISTS (
+                  SELECT 1 FROM job_queue j
+                   WHERE j.dedupe_key IN (SELECT 'wf:' || e.id || ':' || (s->>'order') FROM jsonb_array_elements(e.steps) s)
+                     AND j.status IN ('pending', 'in_progress'))
             LIMIT 100`,
   });
   let failed = 0;
   for (const row of rows) {
-    const error = `step ${row.step_name ?? '?'}: its job was ${row.job_status === 'failed' ? 'failed' : 'cancelled'}${row.last_error ? `: ${row.last_error}` : ''}`;
+    const error = `step ${row.step_name ?? '?'}: its job ${row.job_status === null ? 'is missing' : `was ${row.job_status}`}${row.last_error ? `: ${row.last_error}` : ''}`;
     await q.query({
       text: `UPDATE workflow_step_runs SET status = 'failed', error = $2, finished_at = now()
-              WHERE execution_id = $1 AND step_order = (SELECT current_step FROM workflow_executions WHERE id = $1)
-                AND status IN ('pending', 'running')`,
+              WHERE execution_id = $1 AND status = 'running'`,
       values: [row.id, error],
     });
     if (await finishExecution(q, Number(row.id), { status: 'failed', error })) failed++;

@@ -5,11 +5,17 @@
 
 /**
  * Start step $2 of execution $1, attempt $3 of job $4: read the execution, the step's row and the
- * earlier steps' outputs; if the execution is under way and the step is not done, take the least
- * recently used active agent of the step's type that is below its max_concurrent_steps (skipping
- * agents another claim holds this instant), mark the step running with it, the execution running,
- * and record step.started (and workflow.started for the first step). Always returns one row; its
- * agent_id is null when no agent was taken (see execution_status, run_status, free_agents).
+ * earlier steps' outputs; if the execution is under way and the step is not done, take an agent of
+ * the step's type, mark the step running with it, the execution running, and record step.started
+ * (and workflow.started for the first step). Always returns one row; agent_id is null when no agent
+ * was taken (see execution_status, run_status, free_agents, limited).
+ *
+ * The agent: $5 when given (the caller chose it under lock: agents with max_concurrent_steps), else
+ * the least recently used active agent of the type, provided it has no max_concurrent_steps. Its
+ * row is locked (waiting for another claim of it to commit, which is short), so agents without a
+ * limit never make a claim come back empty. When the least recently used free agent has a limit,
+ * `limited` says so and nothing is taken: its capacity must be counted after its lock is held
+ * (claimLimitedAgentSql), which one statement cannot do.
  */
 export const claimStepSql = `
 WITH execution AS (
@@ -21,7 +27,7 @@ WITH execution AS (
 ), run AS (
     SELECT status FROM workflow_step_runs WHERE execution_id = $1 AND step_order = $2
 ), candidates AS (
-    SELECT a.id, a.last_step_at
+    SELECT a.id, a.last_step_at, a.max_concurrent_steps
       FROM agents a
      WHERE a.agent_type = (SELECT step->>'agent_type' FROM execution)
        AND a.status = 'active'
@@ -29,15 +35,15 @@ WITH execution AS (
             OR a.max_concurrent_steps > (SELECT count(*) FROM workflow_step_runs r
                                           WHERE r.agent_id = a.id AND r.status = 'running'
                                             AND NOT (r.execution_id = $1 AND r.step_order = $2)))
+), least_recent AS (
+    SELECT id, max_concurrent_steps FROM candidates ORDER BY last_step_at NULLS FIRST, id LIMIT 1
 ), chosen AS (
     SELECT a.id
       FROM agents a
-     WHERE a.id IN (SELECT id FROM candidates)
+     WHERE a.id = coalesce($5::bigint, (SELECT id FROM least_recent WHERE max_concurrent_steps IS NULL))
        AND (SELECT status FROM execution) IN ('pending', 'running')
        AND (SELECT status FROM run) IN ('pending', 'running')
-     ORDER BY a.last_step_at NULLS FIRST, a.id
-     LIMIT 1
-       FOR UPDATE SKIP LOCKED
+       FOR UPDATE
 ), agent AS (
     UPDATE agents a SET last_step_at = clock_timestamp()
       FROM chosen
@@ -72,10 +78,35 @@ SELECT x.status AS execution_status, x.template, x.input, x.steps, x.step,
        (SELECT coalesce(jsonb_agg(jsonb_build_array(r.name, r.output) ORDER BY r.step_order), '[]')
           FROM workflow_step_runs r WHERE r.execution_id = $1 AND r.step_order < $2) AS outputs,
        (SELECT count(*) FROM candidates)::int AS free_agents,
+       coalesce((SELECT max_concurrent_steps IS NOT NULL FROM least_recent), false) AS limited,
        agent.id AS agent_id, agent.name AS agent_name, agent.config AS agent_config
   FROM (SELECT 1) one
   LEFT JOIN execution x ON true
   LEFT JOIN agent ON true`;
+
+/**
+ * For a step whose least recently used free agent has a max_concurrent_steps ($1: the agent type):
+ * lock every active agent of the type, waiting for other claims
+ * of them to commit. Run inside a transaction; leastRecentFreeAgentSql then counts with a snapshot
+ * taken after the locks are held, so two claims never both see the same free place.
+ */
+export const lockAgentsSql = `
+SELECT id FROM agents WHERE agent_type = $1 AND status = 'active' ORDER BY id FOR UPDATE`;
+
+/**
+ * The least recently used agent of type $1 below its max_concurrent_steps (see lockAgentsSql); step
+ * $3 of execution $2 is not counted against its own agent (a retry after a crash).
+ */
+export const leastRecentFreeAgentSql = `
+SELECT a.id
+  FROM agents a
+ WHERE a.agent_type = $1 AND a.status = 'active'
+   AND (a.max_concurrent_steps IS NULL
+        OR a.max_concurrent_steps > (SELECT count(*) FROM workflow_step_runs r
+                                      WHERE r.agent_id = a.id AND r.status = 'running'
+                                        AND NOT (r.execution_id = $2 AND r.step_order = $3)))
+ ORDER BY a.last_step_at NULLS FIRST, a.id
+ LIMIT 1`;
 
 /**
  * Step $2 of execution $1 (job $3) ended: as succeeded with output $4 or skipped with reason $5

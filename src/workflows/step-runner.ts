@@ -5,7 +5,7 @@ import { sleep } from '../sleep.js';
 import { quote, storableText } from '../text.js';
 import { enqueueStep, finishExecution, recordEvent } from './executions.js';
 import { type StepAgent, type StepHandlerRegistry, StepSkipped, stepConfigProblem } from './step-handlers.js';
-import { claimStepSql, finishStepSql } from './step-queries.js';
+import { claimStepSql, finishStepSql, leastRecentFreeAgentSql, lockAgentsSql } from './step-queries.js';
 import type { TemplateStep } from './templates.js';
 
 /**
@@ -143,6 +143,7 @@ interface ClaimRow {
   run_status: string | null;
   outputs: Array<[string, unknown]>;
   free_agents: number;
+  limited: boolean;
   agent_id: string | null;
   agent_name: string;
   agent_config: Record<string, unknown>;
@@ -157,13 +158,25 @@ interface ClaimRow {
 async function claimStep(pool: ConnectionPool & Queryable, ctx: JobContext<StepPayload>): Promise<Claim | undefined> {
   const { execution_id: executionId, step: order } = ctx.payload;
   let waitingLogged = false;
-  for (;;) {
-    const { rows } = await pool.query<ClaimRow>({
+  const claimWith = async (q: Queryable, agentId: number | null): Promise<ClaimRow> => {
+    const { rows } = await q.query<ClaimRow>({
       name: 'cesar_wf_claim_step',
       text: claimStepSql,
-      values: [executionId, order, ctx.attempt, ctx.jobId],
+      values: [executionId, order, ctx.attempt, ctx.jobId, agentId],
     });
-    const row = rows[0]!;
+    return rows[0]!;
+  };
+  for (;;) {
+    let row = await claimWith(pool, null);
+    if (row.agent_id === null && row.limited && row.step) {
+      // The least recently used free agent has a limit: choose again with the type's agents locked.
+      const agentType = row.step.agent_type;
+      row = await withClientTransaction(pool, async (q) => {
+        await q.query({ text: lockAgentsSql, values: [agentType] });
+        const free = await q.query<{ id: string }>({ text: leastRecentFreeAgentSql, values: [agentType, executionId, order] });
+        return free.rows[0] ? claimWith(q, Number(free.rows[0].id)) : { ...row, free_agents: 0 };
+      });
+    }
     if (row.execution_status === null) {
       ctx.log.warn(`workflow execution ${executionId} does not exist: nothing to run`);
       return undefined;
@@ -194,10 +207,11 @@ async function claimStep(pool: ConnectionPool & Queryable, ctx: JobContext<StepP
         text: `SELECT count(*) AS n FROM agents WHERE agent_type = $1 AND status = 'active'`,
         values: [step.agent_type],
       });
-      if (active[0]!.n === '0') {
-        throw new Error(
-          `no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`,
-        );
+      if (Number(active[0]!.n) === 0) {
+        const message = `no active agent of type ${quote(step.agent_type)} to carry out step ${step.name}: add one, or set one's status to active`;
+        const state: ExecutionState = { status: row.execution_status, template: row.template, steps: row.steps, input: row.input };
+        await failStep(pool, ctx, executionId, state, step, null, message, ctx.attempt >= ctx.maxAttempts);
+        throw new Error(message);
       }
       if (!waitingLogged) {
         ctx.log.info(
@@ -207,7 +221,7 @@ async function claimStep(pool: ConnectionPool & Queryable, ctx: JobContext<StepP
       }
       await sleep(agentPollMs, ctx.signal);
     } else {
-      // Free agents exist but another claim held each for an instant: try again at once.
+      // A free agent was taken by another claim meanwhile: try again at once.
       await sleep(1 + Math.random() * 4, ctx.signal);
     }
   }
@@ -285,7 +299,6 @@ async function failStep(
       });
     }
   });
-  if (last && agent === null) throw new Error(message);
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -2,17 +2,24 @@ import type { Kysely } from 'kysely';
 import client from 'prom-client';
 import type { Database } from '../db/types.js';
 import {
-  type AttemptDurations,
   attemptCounts,
   attemptDurations,
+  databaseNow,
   jobCounts,
   listSyncSystems,
+  listTemplates,
+  liveSchedulerCount,
+  stepDurations,
+  tickLags,
+  type WorkflowHistogram,
   workerCounts,
   workflowRunCounts,
 } from '../read-model/index.js';
 
-/** Upper bounds (seconds) of the job attempt duration histogram. */
+/** Upper bounds (seconds) of the job attempt and workflow step duration histograms. */
 const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+/** Upper bounds (seconds) of the tick lag histogram: fire time minus tick time. */
+const tickLagBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60];
 
 /**
  * Prometheus metrics, read from the database at each scrape, so that any API process reports the
@@ -46,6 +53,22 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
     labelNames: ['system'],
     registers: [registry],
   });
+  const schedulersLive = new client.Gauge({
+    name: 'cesar_schedulers_live',
+    help: 'Live scheduler processes (heartbeat within 30 s); with none, no template fires',
+    registers: [registry],
+  });
+  const lateSchedules = new client.Gauge({
+    name: 'cesar_workflow_schedules_late',
+    help: 'Active templates whose next tick is overdue by more than 5 s',
+    registers: [registry],
+  });
+  const lateBy = new client.Gauge({
+    name: 'cesar_workflow_schedule_late_seconds',
+    help: 'How long a late template has been overdue (only late templates)',
+    labelNames: ['template'],
+    registers: [registry],
+  });
   const workersLive = new client.Gauge({
     name: 'cesar_workers_live',
     help: 'Live workers (heartbeat within the live window, 2 minutes)',
@@ -55,13 +78,19 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
   return {
     contentType: registry.contentType,
     async render() {
-      const [jobs, attempts, runs, sync, workers, durations] = await Promise.all([
+      const now = await databaseNow(db);
+      const [jobs, attempts, runs, sync, workers, durations, templates, schedulers, steps, lags] = await Promise.all([
         jobCounts(db),
         attemptCounts(db),
         workflowRunCounts(db),
         listSyncSystems(db),
         workerCounts(db),
         attemptDurations(db, durationBuckets),
+        // Runnability is not a metric: no handler set is needed here.
+        listTemplates(db, now, new Set()),
+        liveSchedulerCount(db),
+        stepDurations(db, durationBuckets),
+        tickLags(db, tickLagBuckets),
       ]);
       jobsGauge.reset();
       for (const r of jobs) jobsGauge.set({ type: r.job_type, status: r.status }, r.count);
@@ -72,23 +101,44 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
       syncLag.reset();
       for (const r of sync) if (r.lag_seconds !== null) syncLag.set({ system: r.system }, r.lag_seconds);
       workersLive.set(workers.live);
-      return (await registry.metrics()) + histogram(durations);
+      schedulersLive.set(schedulers);
+      const late = templates.filter((t) => t.late_by_seconds !== null);
+      lateSchedules.set(late.length);
+      lateBy.reset();
+      for (const t of late) lateBy.set({ template: t.name }, t.late_by_seconds!);
+      return (
+        (await registry.metrics()) +
+        histogram(
+          'cesar_job_attempt_duration_seconds',
+          'Duration of finished job attempts (retained history)',
+          durationBuckets,
+          durations.map((r) => ({ labels: { type: r.job_type }, buckets: r.buckets, count: r.count, total_seconds: r.total_seconds })),
+        ) +
+        histogram(
+          'cesar_workflow_step_duration_seconds',
+          'Duration of finished workflow steps, by template and step',
+          durationBuckets,
+          steps,
+        ) +
+        histogram('cesar_workflow_tick_lag_seconds', 'Fire time minus tick time of the ticks fired in the last day', tickLagBuckets, lags)
+      );
     },
   };
 }
 
-/** The attempt-duration histogram in Prometheus text format (counts from one SQL pass, so the buckets are monotonic). */
-function histogram(rows: AttemptDurations[]): string {
-  const name = 'cesar_job_attempt_duration_seconds';
-  const lines = [`# HELP ${name} Duration of finished job attempts (retained history)`, `# TYPE ${name} histogram`];
+/** A histogram in Prometheus text format (counts from one SQL pass, so the buckets are monotonic). */
+function histogram(name: string, help: string, bounds: number[], rows: WorkflowHistogram[]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
   for (const r of rows) {
-    const label = r.job_type.replace(/["\\\n]/g, '_');
-    durationBuckets.forEach((le, i) => {
-      lines.push(`${name}_bucket{type="${label}",le="${le}"} ${r.buckets[i]}`);
+    const labels = Object.entries(r.labels)
+      .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+      .join(',');
+    bounds.forEach((le, i) => {
+      lines.push(`${name}_bucket{${labels},le="${le}"} ${r.buckets[i]}`);
     });
-    lines.push(`${name}_bucket{type="${label}",le="+Inf"} ${r.count}`);
-    lines.push(`${name}_sum{type="${label}"} ${r.total_seconds}`);
-    lines.push(`${name}_count{type="${label}"} ${r.count}`);
+    lines.push(`${name}_bucket{${labels},le="+Inf"} ${r.count}`);
+    lines.push(`${name}_sum{${labels}} ${r.total_seconds}`);
+    lines.push(`${name}_count{${labels}} ${r.count}`);
   }
   return `${lines.join('\n')}\n`;
 }

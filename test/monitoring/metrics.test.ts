@@ -37,4 +37,46 @@ describe('/metrics', () => {
     const sum = Number(/^cesar_job_attempt_duration_seconds_sum\{type="canary"\} ([\d.]+)$/m.exec(text)?.[1]);
     assert.ok(sum > 20.1 && sum < 20.3, String(sum));
   });
+
+  it('reports workflow executions, step durations, tick lag, live schedulers and late schedules', async () => {
+    await sql(t.url, `UPDATE workflow_templates SET active_since = now() - interval '1 hour' WHERE name = 'supabase_sync'`);
+    const templateId = (await sql(t.url, `SELECT id FROM workflow_templates WHERE name = 'knowledge_graph_update'`))[0]!.id;
+    const executionId = (
+      await sql(
+        t.url,
+        `INSERT INTO workflow_executions (template_id, scheduled_for, status, started_at, finished_at)
+         VALUES ($1, '2026-01-01T00:30:00Z', 'succeeded', now(), now()) RETURNING id`,
+        [templateId],
+      )
+    )[0]!.id;
+    await sql(
+      t.url,
+      `INSERT INTO workflow_step_runs (execution_id, step_order, name, handler, status, duration_ms, finished_at)
+       VALUES ($1, 1, 'extract_entities', 'extract_entities', 'succeeded', 40, now())`,
+      [executionId],
+    );
+    await sql(
+      t.url,
+      `INSERT INTO workflow_ticks (template_id, tick_at, fate, execution_id, source, recorded_by, recorded_at)
+       VALUES ($1, now() - interval '10 seconds', 'fired', $2, 'scheduler', 's', now() - interval '9.7 seconds')`,
+      [templateId, executionId],
+    );
+    await sql(t.url, `INSERT INTO schedulers (id, hostname, pid, version) VALUES ('s', 'h', 1, 'test')`);
+    const text = await createMetrics(await t.handle.kysely()).render();
+    assert.match(text, /^cesar_workflow_runs\{template="knowledge_graph_update",status="succeeded"\} 1$/m);
+    assert.match(
+      text,
+      /^cesar_workflow_step_duration_seconds_bucket\{template="knowledge_graph_update",step="extract_entities",le="0.05"\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^cesar_workflow_step_duration_seconds_bucket\{template="knowledge_graph_update",step="extract_entities",le="0.01"\} 0$/m,
+    );
+    assert.match(text, /^cesar_workflow_tick_lag_seconds_bucket\{template="knowledge_graph_update",le="0.25"\} 0$/m);
+    assert.match(text, /^cesar_workflow_tick_lag_seconds_bucket\{template="knowledge_graph_update",le="0.5"\} 1$/m);
+    assert.match(text, /^cesar_schedulers_live 1$/m);
+    // supabase_sync runs every 15 minutes and has been active for an hour with no tick on record: late.
+    assert.match(text, /^cesar_workflow_schedules_late 1$/m);
+    assert.match(text, /^cesar_workflow_schedule_late_seconds\{template="supabase_sync"\} \d+$/m);
+  });
 });

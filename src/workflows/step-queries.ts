@@ -11,11 +11,12 @@
  * was taken (see execution_status, run_status, free_agents, limited).
  *
  * The agent: $5 when given (the caller chose it under lock: agents with max_concurrent_steps), else
- * the least recently used active agent of the type, provided it has no max_concurrent_steps. Its
- * row is locked (waiting for another claim of it to commit, which is short), so agents without a
- * limit never make a claim come back empty. When the least recently used free agent has a limit,
+ * the least recently used active agent of the type, provided it has no max_concurrent_steps: the
+ * least recently used one no other claim holds this instant, or, when every one is being claimed,
+ * the least recently used one anyway (an agent without a limit can take more), so these claims
+ * never wait and never come back empty. When the least recently used free agent has a limit,
  * `limited` says so and nothing is taken: its capacity must be counted after its lock is held
- * (claimLimitedAgentSql), which one statement cannot do.
+ * (lockAgentsSql, leastRecentFreeAgentSql), which one statement cannot do.
  */
 export const claimStepSql = `
 WITH execution AS (
@@ -38,17 +39,35 @@ WITH execution AS (
 ), least_recent AS (
     SELECT id, max_concurrent_steps FROM candidates ORDER BY last_step_at NULLS FIRST, id LIMIT 1
 ), chosen AS (
+    -- $5, or the least recently used agent that no other claim holds this instant (skipped, not
+    -- waited for: waiting on one hot row serialises every claim of the type through its commit).
     SELECT a.id
       FROM agents a
-     WHERE a.id = coalesce($5::bigint, (SELECT id FROM least_recent WHERE max_concurrent_steps IS NULL))
+     WHERE ($5::bigint IS NULL OR a.id = $5::bigint)
+       AND ($5::bigint IS NOT NULL OR (a.id IN (SELECT id FROM candidates WHERE max_concurrent_steps IS NULL)
+                                       AND (SELECT max_concurrent_steps FROM least_recent) IS NULL))
        AND (SELECT status FROM execution) IN ('pending', 'running')
        AND (SELECT status FROM run) IN ('pending', 'running')
-       FOR UPDATE
-), agent AS (
+     ORDER BY a.last_step_at NULLS FIRST, a.id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), used AS (
     UPDATE agents a SET last_step_at = clock_timestamp()
       FROM chosen
      WHERE a.id = chosen.id
     RETURNING a.id, a.name, a.agent_type, a.config
+), agent AS (
+    -- Every agent without a limit is being claimed this instant: share the least recently used
+    -- one (it has no limit to exceed) rather than wait.
+    SELECT id, name, agent_type, config FROM used
+    UNION ALL
+    SELECT a.id, a.name, a.agent_type, a.config
+      FROM agents a
+     WHERE NOT EXISTS (SELECT 1 FROM used)
+       AND $5::bigint IS NULL
+       AND a.id = (SELECT id FROM least_recent WHERE max_concurrent_steps IS NULL)
+       AND (SELECT status FROM execution) IN ('pending', 'running')
+       AND (SELECT status FROM run) IN ('pending', 'running')
 ), started AS (
     UPDATE workflow_step_runs r
        SET status = 'running', agent_id = agent.id, attempts = $3, job_id = $4, started_at = now(),

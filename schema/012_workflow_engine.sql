@@ -33,14 +33,14 @@ ALTER TABLE agents
 -- Executions -----------------------------------------------------------------------------------------
 -- steps: the template's steps as they were when the execution was created (it runs with those, even
 -- if the template changes); template_version: a hash of them. queued: made by a tick under the queue
--- overlap policy, waiting for the previous execution to end. current_job_id: the current step's job.
+-- overlap policy, waiting for the previous execution to end. The row changes only when the status
+-- does (its step rows say which step it is on): current_step, from 002, is no longer maintained.
 ALTER TABLE workflow_executions
     ADD COLUMN input            jsonb   NOT NULL DEFAULT '{}',
     ADD COLUMN result           jsonb,
     ADD COLUMN steps            jsonb   NOT NULL DEFAULT '[]',
     ADD COLUMN template_version text    NOT NULL DEFAULT '',
     ADD COLUMN queued           boolean NOT NULL DEFAULT false,
-    ADD COLUMN current_job_id   bigint,
     ADD COLUMN retries          integer NOT NULL DEFAULT 0 CHECK (retries >= 0);
 
 ALTER TABLE workflow_executions DROP CONSTRAINT workflow_executions_trigger_check;

@@ -86,7 +86,6 @@ export interface WorkflowExecutionsTable {
   steps: JSONColumnType<unknown[], string | undefined, string>;
   template_version: Generated<string>;
   queued: Generated<boolean>;
-  current_job_id: number | null;
   retries: Generated<number>;
 }
 

@@ -167,6 +167,10 @@ export interface ExecutionView {
   steps: StepRunView[];
 }
 
+/** The step an execution under way is on: its first step not done yet (null once it has ended). */
+const currentStep = sql<number | null>`(SELECT min(r.step_order) FROM workflow_step_runs r
+  WHERE r.execution_id = e.id AND r.status IN ('pending', 'running') AND e.status IN ('pending', 'running'))`.as('current_step');
+
 type ExecutionRow = Awaited<ReturnType<typeof executionQuery>>[number];
 
 function executionQuery(db: Kysely<Database>) {
@@ -185,7 +189,7 @@ function executionQuery(db: Kysely<Database>) {
       'e.template_version',
       'e.retries',
       'e.queued',
-      'e.current_step',
+      currentStep,
       'e.error',
       'e.input',
       'e.result',
@@ -200,7 +204,7 @@ export async function getExecution(db: Kysely<Database>, id: number): Promise<Ex
     .selectFrom('workflow_executions as e')
     .innerJoin('workflow_templates as t', 't.id', 'e.template_id')
     .selectAll('e')
-    .select('t.name as template')
+    .select(['t.name as template', currentStep])
     .where('e.id', '=', id)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -280,7 +284,7 @@ export async function listExecutions(db: Kysely<Database>, filter: ExecutionFilt
       'e.template_version',
       'e.retries',
       'e.queued',
-      'e.current_step',
+      currentStep,
       'e.error',
     ])
     .orderBy('e.id', 'desc')

@@ -106,7 +106,7 @@ export async function finishExecution(
     name: 'cesar_wf_finish_execution',
     text: `WITH ended AS (
              UPDATE workflow_executions e
-                SET status = $2, error = $3, finished_at = now(), current_job_id = NULL,
+                SET status = $2, error = $3, finished_at = now(),
                     result = CASE WHEN $2 = 'succeeded'
                                   THEN (SELECT jsonb_object_agg(r.name, coalesce(r.output, 'null'::jsonb))
                                           FROM workflow_step_runs r WHERE r.execution_id = e.id) END

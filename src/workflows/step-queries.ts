@@ -76,10 +76,12 @@ WITH execution AS (
      WHERE r.execution_id = $1 AND r.step_order = $2
     RETURNING r.step_order
 ), execution_started AS (
+    -- Only an execution's first step changes its row (each later step would rewrite the whole row,
+    -- steps snapshot included, for nothing: its step rows say where it is).
     UPDATE workflow_executions e
-       SET status = 'running', started_at = coalesce(e.started_at, now()), current_step = $2, current_job_id = $4
+       SET status = 'running', started_at = coalesce(e.started_at, now())
       FROM agent
-     WHERE e.id = $1 AND e.status IN ('pending', 'running')
+     WHERE e.id = $1 AND e.status = 'pending'
     RETURNING e.started_at = now() AS first
 ), events AS (
     INSERT INTO agent_events (agent_id, event_type, execution_id, job_id, payload)

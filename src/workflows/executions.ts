@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/queryable.js';
-import { NotFoundError, StateError } from '../errors.js';
+import { InputError, NotFoundError, StateError } from '../errors.js';
 import { enqueue } from '../queue/enqueue.js';
 import { quote } from '../text.js';
 import { type TemplateRow, type TemplateStep, templateVersion } from './templates.js';
@@ -236,8 +236,10 @@ export async function retryExecution(q: Queryable, executionId: number, fromStep
   let from: TemplateStep | undefined;
   if (fromStep !== undefined) {
     from = steps.find((s) => s.name === fromStep);
-    if (!from)
-      throw new StateError(`execution ${executionId} has no step ${quote(fromStep)}; its steps: ${steps.map((s) => s.name).join(', ')}`);
+    if (!from) {
+      const names = steps.map((s) => s.name).join(', ');
+      throw new InputError(`execution ${executionId} has no step ${quote(fromStep)}; its steps: ${names}`, undefined, 'from_step');
+    }
   } else {
     const { rows } = await q.query<{ step_order: number }>({
       text: `SELECT step_order FROM workflow_step_runs

@@ -215,6 +215,16 @@ describe('HTTP API: workflows and executions (in process, app.inject)', () => {
       assert.equal(await count('job_queue'), jobs, 'no step job enqueued');
     });
 
+    it('400 naming from_step for a step the execution does not have, and nothing changes', async () => {
+      const jobs = await count('job_queue');
+      const refused = await post(`/api/executions/${executionId}/retry`, { from_step: 'fourth' });
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.equal(refused.json().error.field, 'from_step');
+      assert.match(refused.json().error.message, /has no step "fourth"; its steps: first, second, third/);
+      assert.equal(await executionStatus(executionId), 'succeeded');
+      assert.equal(await count('job_queue'), jobs);
+    });
+
     it('POST retry with from_step reruns a succeeded execution from that step (200)', async () => {
       const response = await post(`/api/executions/${executionId}/retry`, { from_step: 'third' });
       assert.equal(response.statusCode, 200, response.body);

@@ -125,7 +125,7 @@ export function formatLive(checks: LiveCheck[]): string {
   const failed = checks.filter((c) => !c.passed).map((c) => c.name);
   lines.push(
     failed.length === 0
-      ? 'LIVE: the running system answers, works jobs, and completed a canary.'
+      ? 'LIVE: the running system answers, works jobs, completed a canary, and its scheduler is alive.'
       : fail(`LIVE: FAIL (${failed.join(', ')} did not answer)`),
   );
   return lines.join('\n');

@@ -5,10 +5,10 @@ import { NotFoundError, StateError } from '../errors.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { enqueue } from '../queue/enqueue.js';
 import { cancelJob } from '../queue/jobs.js';
-import { workerCounts } from '../read-model/index.js';
+import { liveSchedulerCount, liveSchedulerSeconds, workerCounts } from '../read-model/index.js';
 
 export interface LiveCheck {
-  name: 'API' | 'WORKER' | 'CANARY';
+  name: 'API' | 'WORKER' | 'CANARY' | 'SCHEDULER';
   passed: boolean;
   summary: string;
 }
@@ -28,7 +28,8 @@ export interface LiveOptions {
 
 /**
  * Proof that the running system works end to end: the API answers /health, a worker heartbeat is
- * fresh, and a canary job enqueued now completes (its round-trip time is reported).
+ * fresh, a canary job enqueued now completes (its round-trip time is reported), and a scheduler's
+ * heartbeat is fresh.
  */
 export async function runLiveChecks(options: LiveOptions): Promise<LiveCheck[]> {
   const checks: LiveCheck[] = [];
@@ -46,6 +47,15 @@ export async function runLiveChecks(options: LiveOptions): Promise<LiveCheck[]> 
   checks.push(
     fresh > 0 ? await checkCanary(options) : { name: 'CANARY', passed: false, summary: 'not tried: no live worker would take it' },
   );
+  const schedulers = await liveSchedulerCount(options.db);
+  checks.push({
+    name: 'SCHEDULER',
+    passed: schedulers > 0,
+    summary:
+      schedulers > 0
+        ? `${schedulers} scheduler(s) with a heartbeat in the last ${liveSchedulerSeconds} s`
+        : `no scheduler heartbeat in the last ${liveSchedulerSeconds} s: no workflow template fires (is \`cesar start\` running without --no-scheduler, or \`cesar scheduler\`?)`,
+  });
   return checks;
 }
 

@@ -176,6 +176,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
         ['API', 'PASS'],
         ['WORKER', 'PASS'],
         ['CANARY', 'PASS'],
+        ['SCHEDULER', 'PASS'],
       ],
     );
     assert.match(report.live[2].summary, /canary job \d+ completed in [\d.]+ ms/);

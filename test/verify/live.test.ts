@@ -41,4 +41,30 @@ describe('verify --live', () => {
       await w.stop();
     }
   });
+
+  it('SCHEDULER passes only while a scheduler heartbeat is fresh, and says what to run otherwise', async () => {
+    const live = async () =>
+      (
+        await runLiveChecks({
+          pool: t.handle.pool,
+          db: await t.handle.kysely(),
+          apiUrl: undefined,
+          apiMissingReason: 'no API in this test',
+          heartbeatMaxAgeSeconds: 30,
+          canaryTimeoutMs: 100,
+        })
+      ).find((c) => c.name === 'SCHEDULER')!;
+    const none = await live();
+    assert.equal(none.passed, false);
+    assert.match(none.summary, /^no scheduler heartbeat in the last 30 s: no workflow template fires/);
+    await sql(
+      t.url,
+      `INSERT INTO schedulers (id, hostname, pid, version, last_heartbeat_at) VALUES ('old', 'h', 1, 't', now() - interval '5 minutes')`,
+    );
+    assert.equal((await live()).passed, false, 'a stale heartbeat does not count');
+    await sql(t.url, `INSERT INTO schedulers (id, hostname, pid, version) VALUES ('fresh', 'h', 2, 't')`);
+    const one = await live();
+    assert.equal(one.passed, true);
+    assert.equal(one.summary, '1 scheduler(s) with a heartbeat in the last 30 s');
+  });
 });

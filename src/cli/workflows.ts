@@ -137,8 +137,8 @@ export async function runWorkflowsList(ctx: CliContext, options: { json?: boolea
             : short(
                 `no: ${t.missing_steps.length > 0 ? t.missing_steps.map((m) => m.replace(/ \(handler .*\)$/, '')).join(', ') : 'no steps'}`,
               ),
-          t.last_fired_at ?? 'never',
-          t.next_due_at ?? '-',
+          t.last_fired_at === null ? 'never' : localTime(t.last_fired_at, t.timezone),
+          t.next_due_at === null ? '-' : localTime(t.next_due_at, t.timezone),
           t.late_by_seconds === null ? '-' : `${t.late_by_seconds} s`,
           t.last_status === null ? '-' : `${t.last_status} (${t.last_execution_id})`,
         ]),
@@ -340,4 +340,24 @@ export async function runEnqueueWorkflow(ctx: CliContext, name: string, options:
     else ctx.log.warn(`The tick ${tick} of ${name} was ${fate}`);
     return 0;
   });
+}
+
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A time as the template's zone reads it (its schedule is in that zone): "2026-11-25 17:15 Europe/Berlin". */
+function localTime(iso: string, timezone: string): string {
+  let format = localFormats.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    localFormats.set(timezone, format);
+  }
+  return `${format.format(new Date(iso))} ${timezone}`;
 }

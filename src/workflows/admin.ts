@@ -243,13 +243,15 @@ export const maxInputBytes = maxPayloadBytes;
 export async function runNow(pool: Pool, registry: StepHandlerRegistry, name: string, input: unknown = {}): Promise<number> {
   checkInput(input);
   return withClientTransaction(pool, async (q) => {
-    const template = await requireTemplate(q, name, true);
+    // No lock on the template: a manual run ignores the overlap policy, so it need not wait for a tick.
+    const template = await requireTemplate(q, name, false);
     const notRunnable = notRunnableReason(template, registry);
-    if (notRunnable)
+    if (notRunnable) {
       throw new StateError(
         `template ${name} is ${notRunnable}`,
-        'its step handlers come with the issue that builds them; until then it cannot run',
+        'a step handler is code this cesar must have: correct the handler names (cesar workflows apply), or use a cesar version that has them',
       );
+    }
     return createExecution(q, template, { trigger: 'manual', scheduledFor: 'now', input });
   });
 }

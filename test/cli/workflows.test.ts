@@ -479,6 +479,10 @@ describe('cesar workflows (the built binary on a real database)', () => {
     assert.ok([13, 14].includes(new Date(view.next_due_at!).getUTCHours()), view.next_due_at!);
     assert.equal(view.late_by_seconds, null);
     const text = await cesar(['workflows', 'list'], { DATABASE_URL: t.url });
-    assert.match(text.stdout, /│ wf_new_york .*│ \d{4}-\d{2}-\d{2} 09:00:00 America\/New_York\s+│/, 'the table shows it as the zone reads it');
+    assert.match(
+      text.stdout,
+      /│ wf_new_york .*│ \d{4}-\d{2}-\d{2} 09:00:00 America\/New_York\s+│/,
+      'the table shows it as the zone reads it',
+    );
   });
 });

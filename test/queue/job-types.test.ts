@@ -10,6 +10,8 @@ import { canary } from '../../src/jobs/canary.js';
 import { builtInJobTypes } from '../../src/jobs/index.js';
 import { enqueue } from '../../src/queue/enqueue.js';
 import { checkPayload, defineJobType, integerIn, JobTypeRegistry } from '../../src/queue/job-types.js';
+import { builtInStepHandlers } from '../../src/steps/index.js';
+import { applyTemplates, parseTemplates } from '../../src/workflows/admin.js';
 import { cesarBin, root } from '../helpers/cli.js';
 import { sql, useTestDatabase } from '../helpers/db.js';
 import { memoryLogger, runWorkerUntil } from '../helpers/queue.js';
@@ -106,6 +108,41 @@ describe('a job type whose handler module throws on import', () => {
       );
       assert.deepEqual(
         loaded.filter((u) => /\.handler[-.]/.test(u) || /\/node_modules\/(fastify|@fastify|kysely)\//.test(u)),
+        [],
+      );
+    } finally {
+      fs.rmSync(path.dirname(trace), { recursive: true, force: true });
+    }
+  });
+
+  it('cesar enqueue --workflow (a crontab) fires the tick without loading a handler, the HTTP layer or Kysely', async () => {
+    const steps = builtInStepHandlers();
+    await applyTemplates(
+      t.handle.pool,
+      steps,
+      parseTemplates({ name: 'from_cron', cron: '* * * * *', steps: [{ name: 'only', agent_type: 'monitor', handler: 'canary' }] }, steps),
+    );
+    const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cesar-trace-')), 'imports.txt');
+    try {
+      const r = await execa(
+        process.execPath,
+        ['--import', path.join(root, 'test/fixtures/trace-imports.mjs'), cesarBin, 'enqueue', '--workflow', 'from_cron'],
+        {
+          reject: false,
+          extendEnv: false,
+          env: { PATH: process.env.PATH, DATABASE_URL: t.url, NO_COLOR: '1', TRACE_IMPORTS_FILE: trace },
+        },
+      );
+      assert.equal(r.exitCode, 0, r.stderr);
+      const [execution] = await sql(t.url, 'SELECT e.trigger FROM workflow_executions e WHERE e.id = $1', [Number(r.stdout)]);
+      assert.equal(execution!.trigger, 'cron', 'the tick fired an execution');
+      const loaded = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+      assert.ok(
+        loaded.some((u) => u.includes('/dist/cli-bundle/')),
+        `the trace sees the CLI's modules: ${loaded.join(' ')}`,
+      );
+      assert.deepEqual(
+        loaded.filter((u) => /\.handler[-.]/.test(u) || /step-runner/.test(u) || /\/node_modules\/(fastify|@fastify|kysely)\//.test(u)),
         [],
       );
     } finally {

@@ -47,6 +47,12 @@ ALTER TABLE workflow_executions DROP CONSTRAINT workflow_executions_trigger_chec
 ALTER TABLE workflow_executions ADD CONSTRAINT workflow_executions_trigger_check
     CHECK (trigger IN ('schedule', 'manual', 'cron'));
 
+-- One execution per tick (workflow_ticks makes it so; this index is the second line of defence), but
+-- any number of manual runs: two asked for in the same microsecond must not collide.
+ALTER TABLE workflow_executions DROP CONSTRAINT workflow_executions_template_id_scheduled_for_key;
+CREATE UNIQUE INDEX workflow_executions_tick_idx ON workflow_executions (template_id, scheduled_for)
+    WHERE trigger <> 'manual';
+
 CREATE INDEX workflow_executions_template_idx ON workflow_executions (template_id, created_at);
 -- The unfinished executions of a template: overlap checks and the queue policy's next-to-start.
 CREATE INDEX workflow_executions_unfinished_idx ON workflow_executions (template_id, id)

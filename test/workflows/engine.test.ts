@@ -117,4 +117,19 @@ describe('a workflow execution', () => {
       ['one', 'two', 'two', 'two', 'three'],
     );
   });
+
+  it('makes one execution per manual run, even for runs asked for at the same instant', async () => {
+    await apply(t.handle.pool, {
+      name: 'many_at_once',
+      cron: '0 0 1 1 *',
+      steps: [{ name: 'only', agent_type: 'monitor', handler: 'canary' }],
+    });
+    const ids = await Promise.all(Array.from({ length: 20 }, () => runNow(t.handle.pool, steps, 'many_at_once')));
+    assert.equal(new Set(ids).size, 20);
+    const [row] = await sql(
+      t.url,
+      `SELECT count(*)::int AS n FROM workflow_executions e JOIN workflow_templates t ON t.id = e.template_id WHERE t.name = 'many_at_once'`,
+    );
+    assert.equal(row!.n, 20);
+  });
 });

@@ -49,7 +49,7 @@ export const settings = [
   ['CESAR_DB_CONNECT_TIMEOUT', 'seconds to wait for a connection, 1 to 600', '10'],
   ['CESAR_PG_PORT', 'port of the embedded server, 0 (a free port) or 1024 to 65535', '0'],
   ['CESAR_LISTEN', 'auto | off: workers wake on LISTEN/NOTIFY, or only poll', 'auto'],
-  ['CESAR_JOB_RETENTION', 'age after which completed and cancelled jobs are deleted, e.g. 7d, 12h', '7d'],
+  ['CESAR_JOB_RETENTION', 'age after which completed and cancelled jobs, and workflow ticks, are deleted, e.g. 7d, 12h', '7d'],
 ] as const;
 
 export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {

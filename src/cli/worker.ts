@@ -1,5 +1,6 @@
 import { builtInJobTypes } from '../jobs/index.js';
 import { shutdownSignal } from '../lifecycle.js';
+import { pruneTicksTask } from '../maintenance/prune-ticks.js';
 import { Worker } from '../queue/worker.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
@@ -41,6 +42,8 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
         retentionMs: ctx.config.jobRetentionMs,
         version,
         prefetch: options.prefetch,
+        // The workflow tick record grows with every tick; the worker's maintenance keeps it bounded.
+        maintenance: [pruneTicksTask({ pool: handle.pool, log, retentionMs: ctx.config.jobRetentionMs })],
       });
       const service: Service = {
         name: 'worker',

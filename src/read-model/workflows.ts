@@ -171,42 +171,32 @@ export interface ExecutionView {
 const currentStep = sql<number | null>`(SELECT min(r.step_order) FROM workflow_step_runs r
   WHERE r.execution_id = e.id AND r.status IN ('pending', 'running') AND e.status IN ('pending', 'running'))`.as('current_step');
 
-type ExecutionRow = Awaited<ReturnType<typeof executionQuery>>[number];
+/** The columns of an execution's summary (list and show). */
+const summaryColumns = [
+  'e.id',
+  't.name as template',
+  'e.trigger',
+  'e.status',
+  'e.scheduled_for',
+  'e.created_at',
+  'e.started_at',
+  'e.finished_at',
+  'e.template_version',
+  'e.retries',
+  'e.queued',
+  currentStep,
+  'e.error',
+] as const;
 
-function executionQuery(db: Kysely<Database>) {
-  return db
-    .selectFrom('workflow_executions as e')
-    .innerJoin('workflow_templates as t', 't.id', 'e.template_id')
-    .select([
-      'e.id',
-      't.name as template',
-      'e.trigger',
-      'e.status',
-      'e.scheduled_for',
-      'e.created_at',
-      'e.started_at',
-      'e.finished_at',
-      'e.template_version',
-      'e.retries',
-      'e.queued',
-      currentStep,
-      'e.error',
-      'e.input',
-      'e.result',
-      'e.steps',
-    ])
-    .execute();
+function summaries(db: Kysely<Database>) {
+  return db.selectFrom('workflow_executions as e').innerJoin('workflow_templates as t', 't.id', 'e.template_id').select(summaryColumns);
 }
+
+type ExecutionRow = Awaited<ReturnType<ReturnType<typeof summaries>['execute']>>[number];
 
 /** One execution with its steps (agent, attempts, durations, outputs, errors), or undefined. */
 export async function getExecution(db: Kysely<Database>, id: number): Promise<ExecutionView | undefined> {
-  const row = await db
-    .selectFrom('workflow_executions as e')
-    .innerJoin('workflow_templates as t', 't.id', 'e.template_id')
-    .selectAll('e')
-    .select(['t.name as template', currentStep])
-    .where('e.id', '=', id)
-    .executeTakeFirst();
+  const row = await summaries(db).select(['e.input', 'e.result', 'e.steps']).where('e.id', '=', id).executeTakeFirst();
   if (!row) return undefined;
   const runs = await db
     .selectFrom('workflow_step_runs as r')
@@ -218,7 +208,7 @@ export async function getExecution(db: Kysely<Database>, id: number): Promise<Ex
     .execute();
   const definitions = new Map((row.steps as Array<{ order: number; agent_type: string }>).map((s) => [s.order, s]));
   return {
-    ...executionSummary(row as unknown as ExecutionRow),
+    ...executionSummary(row),
     input: row.input,
     result: row.result ?? null,
     steps: runs.map((r) => ({
@@ -269,30 +259,13 @@ export interface ExecutionFilter {
 
 /** Executions, newest first. */
 export async function listExecutions(db: Kysely<Database>, filter: ExecutionFilter = {}): Promise<ExecutionSummary[]> {
-  let query = db
-    .selectFrom('workflow_executions as e')
-    .innerJoin('workflow_templates as t', 't.id', 'e.template_id')
-    .select([
-      'e.id',
-      't.name as template',
-      'e.trigger',
-      'e.status',
-      'e.scheduled_for',
-      'e.created_at',
-      'e.started_at',
-      'e.finished_at',
-      'e.template_version',
-      'e.retries',
-      'e.queued',
-      currentStep,
-      'e.error',
-    ])
+  let query = summaries(db)
     .orderBy('e.id', 'desc')
     .limit(filter.limit ?? 50);
   if (filter.template !== undefined) query = query.where('t.name', '=', filter.template);
   if (filter.status !== undefined) query = query.where('e.status', '=', filter.status);
   const rows = await query.execute();
-  return rows.map((r) => executionSummary(r as unknown as ExecutionRow));
+  return rows.map(executionSummary);
 }
 
 export interface HistoryEntry {

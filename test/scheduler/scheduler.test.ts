@@ -247,3 +247,76 @@ describe('the scheduler on the real clock', () => {
     }
   });
 });
+
+describe('the scheduler across daylight-saving changes (injected clock, real database)', () => {
+  const t = useTestDatabase();
+
+  /** Pass every 5 minutes of local night from `from` to `to`, as a scheduler running all night would. */
+  async function night(name: string, from: string, to: string): Promise<string[]> {
+    const now = { at: from };
+    const scheduler = schedulerAt(t.handle.pool, now);
+    for (let at = new Date(from).getTime(); at <= new Date(to).getTime(); at += 5 * 60_000) {
+      now.at = new Date(at).toISOString();
+      await scheduler.pass();
+    }
+    const ticks = await sql(
+      t.url,
+      `SELECT k.tick_at, k.fate FROM workflow_ticks k JOIN workflow_templates t ON t.id = k.template_id
+        WHERE t.name = $1 ORDER BY k.tick_at`,
+      [name],
+    );
+    assert.ok(
+      ticks.every((k) => k.fate === 'fired'),
+      'every tick fired on time',
+    );
+    return ticks.map((k) => (k.tick_at as Date).toISOString());
+  }
+
+  it('New York, fall back (2026-11-01): every quarter hour of 01:xx fires once, not twice', async () => {
+    await template(
+      t.url,
+      t.handle.pool,
+      { name: 'ny_fall_back', cron: '*/15 1 * * *', timezone: 'America/New_York', overlap: 'allow' },
+      '2026-11-01T04:00:00Z',
+    );
+    assert.deepEqual(await night('ny_fall_back', '2026-11-01T04:00:00Z', '2026-11-01T08:00:00Z'), [
+      '2026-11-01T05:00:00.000Z',
+      '2026-11-01T05:15:00.000Z',
+      '2026-11-01T05:30:00.000Z',
+      '2026-11-01T05:45:00.000Z',
+    ]);
+  });
+
+  it('Berlin, spring forward (2026-03-29): 02:30, which does not exist, fires once at 03:00', async () => {
+    await template(
+      t.url,
+      t.handle.pool,
+      { name: 'berlin_spring', cron: '30 2 * * *', timezone: 'Europe/Berlin', overlap: 'allow' },
+      '2026-03-28T23:00:00Z',
+    );
+    assert.deepEqual(await night('berlin_spring', '2026-03-28T23:00:00Z', '2026-03-29T03:00:00Z'), ['2026-03-29T01:00:00.000Z']);
+  });
+});
+
+describe('the scheduler and a template whose schedule became invalid', () => {
+  const t = useTestDatabase();
+
+  it('warns once, fires nothing for it, and goes on with the others', async () => {
+    await template(t.url, t.handle.pool, { name: 'broken_by_hand', cron: '* * * * *' }, '2026-01-01T10:00:00Z');
+    await template(t.url, t.handle.pool, { name: 'still_fine', cron: '* * * * *' }, '2026-01-01T10:00:00Z');
+    await sql(t.url, `UPDATE workflow_templates SET cron_expression = '61 * * * *' WHERE name = 'broken_by_hand'`);
+    const log = memoryLogger();
+    const scheduler = new Scheduler({ pool: t.handle.pool, steps, log, version: 'test', now: () => new Date('2026-01-01T10:01:00.300Z') });
+    await scheduler.pass();
+    await scheduler.pass();
+    assert.equal((await ticksOf(t.url, 'broken_by_hand')).length, 0);
+    assert.deepEqual(
+      (await ticksOf(t.url, 'still_fine')).map((k) => k.fate),
+      ['fired'],
+    );
+    const warnings = log.lines.filter((l) =>
+      /template broken_by_hand cannot be scheduled: "61 \* \* \* \*" is not a valid cron expression/.test(l),
+    );
+    assert.equal(warnings.length, 1, log.lines.join('\n'));
+  });
+});

@@ -11,10 +11,11 @@ import type { TemplateStep } from './templates.js';
 /**
  * The workflow_step job's handler: carries out one step of one execution.
  *
- * Durability: a step's success (its output, the next step's job, or the execution's end) commits
- * in one transaction, and a step whose row says succeeded or skipped is never run again; so a
- * crash anywhere only repeats the attempt that was under way. The step's own timeout is enforced
- * here (the job type's is a ceiling above every step's).
+ * Durability: a step's end (its output and the next step's job) commits in one statement, and a
+ * step whose row says succeeded or skipped is never run again; so a crash anywhere only repeats
+ * the attempt that was under way (for the last step, the execution's end follows in a statement of
+ * its own, which a replay of the job repeats). The step's own timeout is enforced here (the job
+ * type's is a ceiling above every step's).
  */
 
 export interface StepPayload {
@@ -44,20 +45,14 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
   const { state, step, agent, outputs } = claim;
 
   const spec = registry.get(step.handler);
-  if (!spec) {
-    return failStep(
-      pool,
-      ctx,
-      executionId,
-      state,
-      step,
-      agent,
-      `no step handler ${quote(step.handler)} is registered in this worker`,
-      true,
-    );
+  const problem = spec ? stepConfigProblem(spec, step.config) : `no step handler ${quote(step.handler)} is registered in this worker`;
+  if (problem) {
+    // Trying again cannot help: the step and its execution fail now, whatever attempts are left,
+    // and so does this attempt of its job.
+    const message = spec ? `invalid config: ${problem}` : problem;
+    await failStep(pool, ctx, executionId, state, step, agent, message, true);
+    throw new Error(message);
   }
-  const problem = stepConfigProblem(spec, step.config);
-  if (problem) return failStep(pool, ctx, executionId, state, step, agent, `step ${step.name}: invalid config: ${problem}`, true);
 
   const started = performance.now();
   const previous = state.steps.find((s) => s.order === order - 1);
@@ -228,30 +223,21 @@ async function claimStep(pool: ConnectionPool & Queryable, ctx: JobContext<StepP
 }
 
 /**
- * After a step succeeded or was skipped: enqueue the next step, or end the execution as succeeded.
- * `nextStatus` comes from finishStepSql (which locked the execution); without it (a replay) the
- * execution is locked and read here.
+ * A replay: the step's row says it is done (succeeded or skipped), but its job ran again (the worker
+ * died before the job was marked completed). Make sure the execution went on: enqueue the next step
+ * (its key makes this a no-op when its job exists) or end the execution.
  */
-async function advance(
-  q: Queryable,
-  executionId: number,
-  state: ExecutionState,
-  step: TemplateStep,
-  nextStatus?: string | null,
-): Promise<void> {
-  if (nextStatus === undefined) {
-    const { rows } = await q.query<{ status: string; next_status: string | null }>({
-      text: `SELECT e.status, (SELECT r.status FROM workflow_step_runs r WHERE r.execution_id = e.id AND r.step_order = $2) AS next_status
-               FROM workflow_executions e WHERE e.id = $1 FOR UPDATE`,
-      values: [executionId, step.order + 1],
-    });
-    if (rows[0]?.status !== 'running' && rows[0]?.status !== 'pending') return; // cancelled meanwhile
-    nextStatus = rows[0].next_status;
-  }
+async function advance(q: Queryable, executionId: number, state: ExecutionState, step: TemplateStep): Promise<void> {
+  const { rows } = await q.query<{ status: string; next_status: string | null }>({
+    text: `SELECT e.status, (SELECT r.status FROM workflow_step_runs r WHERE r.execution_id = e.id AND r.step_order = $2) AS next_status
+             FROM workflow_executions e WHERE e.id = $1 FOR UPDATE`,
+    values: [executionId, step.order + 1],
+  });
+  if (rows[0]?.status !== 'running' && rows[0]?.status !== 'pending') return; // ended or cancelled meanwhile
   const next = state.steps.find((s) => s.order === step.order + 1);
   if (next) {
-    // Already done: this is a replay after a crash; its own job went on from there.
-    if (nextStatus === 'succeeded' || nextStatus === 'skipped' || nextStatus === 'running') return;
+    // Already under way or done: its own job went on from there.
+    if (['running', 'succeeded', 'skipped'].includes(rows[0].next_status ?? '')) return;
     await enqueueStep(q, executionId, next);
     return;
   }

@@ -132,4 +132,81 @@ describe('a workflow execution', () => {
     );
     assert.equal(row!.n, 20);
   });
+
+  it('fails at once, whatever attempts are left, a step whose handler this worker lacks or whose config it refuses', async () => {
+    await apply(t.handle.pool, {
+      name: 'odd_steps',
+      cron: '0 0 1 1 *',
+      steps: [{ name: 'only', agent_type: 'monitor', handler: 'canary', max_attempts: 5 }],
+    });
+    const ghost = await runNow(t.handle.pool, steps, 'odd_steps');
+    const badConfig = await runNow(t.handle.pool, steps, 'odd_steps');
+    // As an execution made by another cesar version might hold them (executions keep their steps).
+    await sql(t.url, `UPDATE workflow_executions SET steps = jsonb_set(steps, '{0,handler}', '"ghost"') WHERE id = $1`, [ghost]);
+    await sql(t.url, `UPDATE workflow_executions SET steps = jsonb_set(steps, '{0,config}', '{"sleep_ms": "soon"}') WHERE id = $1`, [
+      badConfig,
+    ]);
+    await runWorkerUntil(t.url, builtInJobTypes(), 'both executions to fail', async () => {
+      const rows = await sql(t.url, 'SELECT status FROM workflow_executions WHERE id = ANY($1)', [[ghost, badConfig]]);
+      return rows.every((r) => r.status === 'failed');
+    });
+    const errors = await sql(t.url, 'SELECT id, error FROM workflow_executions WHERE id = ANY($1) ORDER BY id', [[ghost, badConfig]]);
+    assert.equal(errors[0]!.error, 'step only failed after 1 attempt(s): no step handler "ghost" is registered in this worker');
+    assert.match(errors[1]!.error, /^step only failed after 1 attempt\(s\): invalid config: .*sleep_ms/);
+  });
+
+  it('a step job run again after its step was done (its completion lost) only makes sure the execution went on', async () => {
+    await apply(t.handle.pool, {
+      name: 'replayed',
+      cron: '0 0 1 1 *',
+      steps: [
+        { name: 'one', agent_type: 'monitor', handler: 'canary' },
+        { name: 'two', agent_type: 'monitor', handler: 'canary', config: { sleep_ms: 1_000 } },
+        { name: 'three', agent_type: 'monitor', handler: 'canary' },
+      ],
+    });
+    const id = await runNow(t.handle.pool, steps, 'replayed');
+    let replayed = false;
+    await runWorkerUntil(t.url, builtInJobTypes(), 'the execution to succeed', async () => {
+      const [two] = await sql(t.url, 'SELECT status FROM workflow_step_runs WHERE execution_id = $1 AND step_order = 2', [id]);
+      if (two!.status === 'running' && !replayed) {
+        // Step one's job completed; as if that completion had been lost, it runs again.
+        const flipped = await sql(
+          t.url,
+          `UPDATE job_queue SET status = 'pending', finished_at = NULL, run_at = now()
+            WHERE dedupe_key = $1 AND status = 'completed' RETURNING id`,
+          [`wf:${id}:1`],
+        );
+        replayed = flipped.length > 0;
+      }
+      return (await sql(t.url, 'SELECT status FROM workflow_executions WHERE id = $1', [id]))[0]!.status === 'succeeded';
+    });
+    const started = await sql(
+      t.url,
+      `SELECT payload->>'step' AS step, count(*)::int AS n FROM agent_events
+        WHERE execution_id = $1 AND event_type = 'step.started' GROUP BY 1 ORDER BY 1`,
+      [id],
+    );
+    assert.deepEqual(
+      started.map((r) => [r.step, r.n]),
+      [
+        ['one', 1],
+        ['three', 1],
+        ['two', 1],
+      ],
+    );
+    const jobs = await sql(t.url, 'SELECT dedupe_key, count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1 GROUP BY 1 ORDER BY 1', [
+      `wf:${id}:%`,
+    ]);
+    assert.deepEqual(
+      jobs.map((j) => [j.dedupe_key, j.n]),
+      [
+        [`wf:${id}:1`, 1],
+        [`wf:${id}:2`, 1],
+        [`wf:${id}:3`, 1],
+      ],
+    );
+    const [one] = await sql(t.url, 'SELECT claims FROM job_queue WHERE dedupe_key = $1', [`wf:${id}:1`]);
+    assert.equal(one!.claims, 2, "step one's job ran twice");
+  });
 });

@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.js';
@@ -30,21 +29,6 @@ const noExecution = 'no such workflow execution';
 
 const templateNotFound = (name: string) => new NotFoundError(`no workflow template ${quote(name)}`, 'list them with: GET /api/workflows');
 const executionNotFound = (id: number) => new NotFoundError(`no workflow execution ${id}`, 'list them with: GET /api/executions');
-
-/**
- * A POST whose body is optional: a request without one (no Content-Length or 0, not chunked) is
- * handled as if it sent {}, whatever its Content-Type, as the body-less job routes are. A route-level
- * onRequest hook: it runs after the token check, before the body would be parsed.
- */
-async function noBodyMeansEmptyObject(request: FastifyRequest): Promise<void> {
-  const headers = request.raw.headers;
-  const length = headers['content-length'];
-  if (headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) {
-    // Without a Content-Type and a body, Fastify hands the request to validation as it is.
-    delete headers['content-type'];
-    (request as { body: unknown }).body = {};
-  }
-}
 
 /**
  * The workflow routes of the API: templates (schedules, runnability, history) and executions (with
@@ -124,9 +108,9 @@ export function registerWorkflowRoutes(app: HttpApp, options: WorkflowRouteOptio
     '/api/workflows/:name/run',
     {
       schema: { params: templateNameParams, body: runWorkflowBody },
-      onRequest: noBodyMeansEmptyObject,
       config: {
         mutation: true,
+        optionalBody: true,
         docs: {
           summary: 'Run a workflow template now (a manual execution, whatever its overlap policy)',
           description: 'The body is optional: without it the execution runs with input {}.',
@@ -179,9 +163,9 @@ export function registerWorkflowRoutes(app: HttpApp, options: WorkflowRouteOptio
     '/api/executions/:id/retry',
     {
       schema: { params: executionIdParams, body: retryExecutionBody },
-      onRequest: noBodyMeansEmptyObject,
       config: {
         mutation: true,
+        optionalBody: true,
         docs: {
           summary: 'Run a failed or cancelled execution again, from its first step that did not succeed or from a named step',
           description:

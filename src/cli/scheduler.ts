@@ -1,7 +1,7 @@
 import { Scheduler } from '../scheduler/scheduler.js';
 import { runService, type Service } from '../service.js';
 import { builtInStepHandlers } from '../steps/index.js';
-import { loadActiveTemplates, notRunnableReason } from '../workflows/templates.js';
+import { notRunnableReason } from '../workflows/templates.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 
 export interface SchedulerCliOptions {
@@ -21,7 +21,7 @@ export async function runScheduler(ctx: CliContext, options: SchedulerCliOptions
         name: 'scheduler',
         start: async () => {
           await scheduler.start();
-          const { templates } = await loadActiveTemplates(handle.pool);
+          const templates = scheduler.templates;
           const notRunnable = templates.filter((t) => notRunnableReason(t, steps));
           log.info(
             `✅ Workflow scheduler started: ${templates.length} active template(s), ${templates.length - notRunnable.length} runnable`,

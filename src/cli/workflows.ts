@@ -15,7 +15,7 @@ import { printJson, renderTable } from './output.js';
  */
 
 /** The largest template file `workflows apply` reads. */
-export const maxTemplateFileBytes = 1024 * 1024;
+const maxTemplateFileBytes = 1024 * 1024;
 
 const readModel = () => import('../read-model/workflows.js');
 

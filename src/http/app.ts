@@ -36,6 +36,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route changes something: it needs `Authorization: Bearer <token>`. */
     mutation?: boolean;
+    /** The route's body schema is optional: a request with no body is validated as `{}`. */
+    optionalBody?: boolean;
     docs?: RouteDocs;
   }
 }
@@ -129,9 +131,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     checkText(request.params, 'params');
     checkQuery(request.query);
     checkText(request.body, 'body');
-    // No Content-Type and no body: nothing reached the parser.
+    // No body (or an empty one, whatever its Content-Type): nothing came out of the parser.
     if (request.routeOptions.schema?.body !== undefined && request.body === undefined) {
-      throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+      if (!request.routeOptions.config.optionalBody) throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+      request.body = {};
     }
   });
   app.addHook('onResponse', async (request, reply) => {

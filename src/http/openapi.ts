@@ -130,7 +130,10 @@ export function buildOpenApi(app: FastifyInstance, info: OpenApiInfo): OpenApiDo
     if (route.schema.body !== undefined || docs?.body) {
       const body = docs?.body ?? { schema: jsonSchemaOf(route.schema.body as v.GenericSchema) };
       Object.assign(schemas, body.components);
-      operation.requestBody = { required: true, content: { 'application/json': { schema: body.schema } } };
+      operation.requestBody = {
+        required: !route.config.optionalBody,
+        content: { 'application/json': { schema: body.schema } },
+      };
     }
     operation.responses = responses(route, bodyLimit);
     if (route.config.mutation) operation.security = [{ bearer: [] }];

@@ -9,7 +9,7 @@ const batchSize = 10_000;
  * template's newest tick, which tells the schedulers where it left off (without it, the ticks after
  * the template's active_since would look missed again and fire again). Executions are kept.
  */
-export const pruneTicksSql = `
+const pruneTicksSql = `
 WITH doomed AS MATERIALIZED (
     SELECT k.template_id, k.tick_at
       FROM workflow_ticks k

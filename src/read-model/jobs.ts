@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { AttemptOutcome, Database, JobStatus } from '../db/types.js';
 import { InputError } from '../errors.js';
 import { quote } from '../text.js';
+import { bucketCounts } from './histogram.js';
 import { checkJobId, type JobDetailView, type JobView, jobColumns, jobStatuses, toJobView } from './job-view.js';
 import { iso } from './time.js';
 
@@ -108,9 +109,8 @@ export interface AttemptDurations {
 
 /** Finished attempts per job type, counted under each bound (seconds): one pass, one snapshot. */
 export async function attemptDurations(db: Kysely<Database>, bounds: number[]): Promise<AttemptDurations[]> {
-  const underBounds = sql.join(bounds.map((b) => sql`count(*) FILTER (WHERE d.seconds <= ${b}::float8)`));
   const result = await sql<{ job_type: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
-    SELECT d.job_type, ARRAY[${underBounds}] AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
+    SELECT d.job_type, ${bucketCounts(bounds)} AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
       FROM (SELECT q.job_type, EXTRACT(EPOCH FROM a.finished_at - a.started_at)::float8 AS seconds
               FROM job_attempts a
               JOIN job_queue q ON q.id = a.job_id

@@ -1,6 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { CatchupPolicy, Database, ExecutionStatus, OverlapPolicy, StepRunStatus } from '../db/types.js';
 import { nextRun } from '../workflows/cron.js';
+import { missingSteps } from '../workflows/templates.js';
+import { bucketCounts } from './histogram.js';
 import { iso } from './time.js';
 
 /** The database's time: what "now" means for due ticks and lateness, whatever the local clock says. */
@@ -91,7 +93,7 @@ export async function listTemplates(db: Kysely<Database>, now: Date, handlers: R
     .orderBy('t.id')
     .execute();
   return rows.map((t) => {
-    const missing = t.steps.filter((s) => !handlers.has(s.handler)).map((s) => `${s.name} (handler ${s.handler})`);
+    const missing = missingSteps(t.steps, handlers);
     const lastTick = t.last_tick_at as Date | null;
     const after = lastTick && lastTick > t.active_since ? lastTick : t.active_since;
     const nextDue = t.is_active ? nextRun(t.cron_expression, t.timezone, after) : undefined;
@@ -326,9 +328,8 @@ export interface WorkflowHistogram {
 
 /** Finished step runs (succeeded, failed or skipped) per template and step, counted under each bound. */
 export async function stepDurations(db: Kysely<Database>, bounds: number[]): Promise<WorkflowHistogram[]> {
-  const underBounds = sql.join(bounds.map((b) => sql`count(*) FILTER (WHERE d.seconds <= ${b}::float8)`));
   const result = await sql<{ template: string; step: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
-    SELECT d.template, d.step, ARRAY[${underBounds}] AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
+    SELECT d.template, d.step, ${bucketCounts(bounds)} AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
       FROM (SELECT t.name AS template, r.name AS step, r.duration_ms / 1000.0 AS seconds
               FROM workflow_step_runs r
               JOIN workflow_executions e ON e.id = r.execution_id
@@ -346,9 +347,8 @@ export async function stepDurations(db: Kysely<Database>, bounds: number[]): Pro
 
 /** Tick lag (recorded minus tick time) of the ticks that fired in the last day, per template. */
 export async function tickLags(db: Kysely<Database>, bounds: number[]): Promise<WorkflowHistogram[]> {
-  const underBounds = sql.join(bounds.map((b) => sql`count(*) FILTER (WHERE d.seconds <= ${b}::float8)`));
   const result = await sql<{ template: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
-    SELECT d.template, ARRAY[${underBounds}] AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
+    SELECT d.template, ${bucketCounts(bounds)} AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
       FROM (SELECT t.name AS template, EXTRACT(EPOCH FROM k.recorded_at - k.tick_at)::float8 AS seconds
               FROM workflow_ticks k
               JOIN workflow_templates t ON t.id = k.template_id

@@ -53,6 +53,8 @@ export class Scheduler {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private offsetMs = 0;
+  /** The active templates as the last pass read them. */
+  templates: readonly TemplateRow[] = [];
   private lastReconcile = 0;
   private lastHeartbeat = 0;
   private readonly warnedInvalid = new Set<string>();
@@ -112,6 +114,7 @@ export class Scheduler {
     const { pool, log } = this.options;
     const before = Date.now();
     const { now: dbNow, templates } = await loadActiveTemplates(pool);
+    this.templates = templates;
     // The database's clock, read half-way through the round trip.
     this.offsetMs = dbNow.getTime() - (before + Date.now()) / 2;
     const now = this.now();

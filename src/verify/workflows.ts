@@ -1,6 +1,7 @@
 import { requiredTemplates } from '../reference.js';
 import { builtInStepHandlers } from '../steps/index.js';
 import { cronProblem, nextRun } from '../workflows/cron.js';
+import { missingSteps, notRunnableReason } from '../workflows/templates.js';
 import { attempt, type Check } from './types.js';
 
 /**
@@ -43,6 +44,7 @@ export const checkWorkflows: Check = async ({ pool }) => {
   }
   const now = new Date();
   let index = 0;
+  let runnable = 0;
   for (const t of templates) {
     const required = requiredTemplates.some(([n]) => n === t.name);
     const cron = cronProblem(t.cron_expression, t.timezone);
@@ -51,7 +53,9 @@ export const checkWorkflows: Check = async ({ pool }) => {
     facts.push(`${++index}. ${t.name} (${t.is_active ? 'active' : 'inactive'}): ${t.description}`);
     facts.push(`   Schedule: ${t.cron_expression} ${t.timezone}${next ? `, next slot ${next.toISOString()}` : ''}`);
     facts.push(`   Steps: ${steps.length > 0 ? steps.join(' → ') : 'none'}`);
-    const missing = steps.flatMap((step, i) => (handlers.has(t.handlers![i]!) ? [] : [`${step} (handler ${t.handlers![i]})`]));
+    const stepHandlers = steps.map((name, i) => ({ name, handler: t.handlers![i]! }));
+    const missing = missingSteps(stepHandlers, handlers);
+    if (t.is_active && notRunnableReason({ steps: stepHandlers }, handlers) === undefined) runnable++;
     facts.push(`   Runnable: ${missing.length === 0 ? 'yes' : `no, no step handler for ${missing.join(', ')}`}`);
     if (t.is_active && missing.length > 0) {
       problems.push(`template ${t.name} is not runnable: no step handler for ${missing.join(', ')}`);
@@ -63,7 +67,6 @@ export const checkWorkflows: Check = async ({ pool }) => {
     if (orders.some((o, i) => o !== i + 1)) problems.push(`template ${t.name}: steps are not numbered 1..${orders.length}`);
   }
   const active = templates.filter((t) => t.is_active);
-  const runnable = active.filter((t) => (t.handlers ?? []).every((h) => handlers.has(h)) && (t.handlers ?? []).length > 0).length;
   return {
     passed: problems.length === 0,
     summary: `${templates.length} workflows configured, ${active.length} active, ${runnable} of them runnable`,

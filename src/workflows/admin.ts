@@ -30,8 +30,8 @@ const intIn = (min: number, max: number) => {
   return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
 };
 
-export const catchupPolicies: readonly CatchupPolicy[] = ['skip', 'latest', 'all'];
-export const overlapPolicies: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
+const catchupPolicies: readonly CatchupPolicy[] = ['skip', 'latest', 'all'];
+const overlapPolicies: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 
 const stepSchema = v.strictObject({
   name: snake('a step name'),
@@ -164,11 +164,7 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
       applied.push({
         name: t.name,
         created: existed.rows.length === 0,
-        not_runnable:
-          notRunnableReason(
-            { steps: t.steps.map((s, i) => ({ ...s, order: i + 1, config: {}, timeout_seconds: 0, max_attempts: 0 })) },
-            registry,
-          ) ?? null,
+        not_runnable: notRunnableReason(t, registry) ?? null,
       });
     }
     return applied;
@@ -237,7 +233,7 @@ export async function setActive(pool: Pool, name: string, active: boolean): Prom
 }
 
 /** The largest --input accepted, as UTF-8 JSON (it is stored with the execution and is the first step's input). */
-export const maxInputBytes = maxPayloadBytes;
+const maxInputBytes = maxPayloadBytes;
 
 /** `workflows run NAME`: a manual execution now (whatever the overlap policy: the operator asked for it). */
 export async function runNow(pool: Pool, registry: StepHandlerRegistry, name: string, input: unknown = {}): Promise<number> {

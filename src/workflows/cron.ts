@@ -27,7 +27,7 @@ export function nextRun(expression: string, timezone: string, from: Date): Date 
   return nextTick(expression, timezone, from);
 }
 
-export function isTimeZone(name: string): boolean {
+function isTimeZone(name: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
     return true;

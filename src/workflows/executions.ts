@@ -10,7 +10,7 @@ import { type TemplateRow, type TemplateStep, templateVersion } from './template
  */
 
 /** The job type that runs one step of an execution (src/jobs/workflow-step.ts). */
-export const stepJobType = 'workflow_step';
+const stepJobType = 'workflow_step';
 
 export type ExecutionTrigger = 'schedule' | 'manual' | 'cron';
 
@@ -61,7 +61,7 @@ export async function createExecution(q: Queryable, template: TemplateRow, optio
 }
 
 /** The dedupe key of a step's job: while it is pending or running, the step is not enqueued twice. */
-export const stepJobKey = (executionId: number, order: number) => `wf:${executionId}:${order}`;
+const stepJobKey = (executionId: number, order: number) => `wf:${executionId}:${order}`;
 
 /**
  * Enqueue the job that runs one step. (The execution and the step's row point at it once a worker
@@ -146,7 +146,7 @@ export async function finishExecution(
  * (overlap policy queue), in one statement (its first step's job inserted as finishStepSql does).
  * Safe to call at any time: it does nothing otherwise.
  */
-export async function startQueued(q: Queryable, templateId: number): Promise<number | undefined> {
+async function startQueued(q: Queryable, templateId: number): Promise<number | undefined> {
   const { rows } = await q.query<{ id: string }>({
     text: `WITH started AS (
              UPDATE workflow_executions

@@ -60,33 +60,26 @@ export async function loadTemplate(q: Queryable, name: string, lock = false): Pr
   return rows[0] && normalise(rows[0]);
 }
 
+/** bigint ids come back as strings from pg unless the pool parses them. */
 function normalise(row: TemplateRow): TemplateRow {
-  return {
-    id: Number(row.id),
-    name: row.name,
-    description: row.description,
-    cron_expression: row.cron_expression,
-    timezone: row.timezone,
-    is_active: row.is_active,
-    catchup: row.catchup,
-    catchup_max_count: row.catchup_max_count,
-    catchup_max_age_seconds: row.catchup_max_age_seconds,
-    overlap: row.overlap,
-    active_since: row.active_since,
-    last_tick_at: row.last_tick_at,
-    steps: row.steps,
-  };
+  return { ...row, id: Number(row.id) };
 }
 
-/** The steps whose handlers this cesar does not have: non-empty means the template is not runnable. */
-export function missingSteps(steps: ReadonlyArray<Pick<TemplateStep, 'name' | 'handler'>>, registry: StepHandlerRegistry): string[] {
-  return steps.filter((s) => !registry.has(s.handler)).map((s) => `${s.name} (handler ${s.handler})`);
+/** The step handlers a cesar has: its registry, or their names. */
+export type KnownHandlers = Pick<StepHandlerRegistry, 'has'> | ReadonlySet<string>;
+
+/** The steps whose handlers this cesar does not have, as "step (handler h)": non-empty means not runnable. */
+export function missingSteps(steps: ReadonlyArray<Pick<TemplateStep, 'name' | 'handler'>>, handlers: KnownHandlers): string[] {
+  return steps.filter((s) => !handlers.has(s.handler)).map((s) => `${s.name} (handler ${s.handler})`);
 }
 
 /** Why a template cannot run, in one line, or undefined when it can. */
-export function notRunnableReason(template: Pick<TemplateRow, 'steps'>, registry: StepHandlerRegistry): string | undefined {
+export function notRunnableReason(
+  template: { steps: ReadonlyArray<Pick<TemplateStep, 'name' | 'handler'>> },
+  handlers: KnownHandlers,
+): string | undefined {
   if (template.steps.length === 0) return 'not runnable: the template has no steps';
-  const missing = missingSteps(template.steps, registry);
+  const missing = missingSteps(template.steps, handlers);
   if (missing.length === 0) return undefined;
   return `not runnable: no step handler for ${missing.join(', ')}`;
 }

@@ -2,11 +2,12 @@ import type { Queryable } from '../db/queryable.js';
 import { isDatabaseUnreachable, type OutageReporter } from '../db/wait.js';
 import type { Logger } from '../log.js';
 import type { ClaimedJob } from './claimer.js';
+import type { JobLifecycleObserver, JobOutcome } from './observer.js';
 import { completeSql, failSql, returnSql } from './queries.js';
 
 /** A failed attempt waiting to be written. */
 export interface Failure {
-  jobId: number;
+  job: ClaimedJob;
   outcome: 'failed' | 'timed_out';
   error: string;
   stack: string | null;
@@ -32,6 +33,8 @@ export interface CompleterOptions {
   wake: () => void;
   /** After a failed write: true when retrying is pointless (stopping, and our leases are gone). */
   giveUp: () => boolean;
+  /** Told of each batch of outcomes once it is written. */
+  observers?: readonly JobLifecycleObserver[];
 }
 
 /**
@@ -40,11 +43,11 @@ export interface CompleterOptions {
  * a round trip records many jobs. Also gives back jobs claimed but not finished, on stop.
  */
 export class Completer {
-  private completions: number[] = [];
+  private completions: ClaimedJob[] = [];
   private failures: Failure[] = [];
   private writing: Promise<void> | undefined;
   /** The results of the write in flight (references, not copies: this is the hot path). */
-  private inFlight: { completions: number[]; failures: Failure[] } = { completions: [], failures: [] };
+  private inFlight: { completions: ClaimedJob[]; failures: Failure[] } = { completions: [], failures: [] };
   constructor(private readonly options: CompleterOptions) {}
 
   /** Writes retried every second through an outage are logged through the worker's reporter. */
@@ -52,8 +55,8 @@ export class Completer {
     return this.options.outage;
   }
 
-  complete(jobId: number): void {
-    this.completions.push(jobId);
+  complete(job: ClaimedJob): void {
+    this.completions.push(job);
     this.schedule();
   }
 
@@ -85,7 +88,7 @@ export class Completer {
   /** Jobs whose result is not written yet: their leases must still be renewed by the heartbeat. */
   unwritten(): number[] {
     const { completions, failures } = this.inFlight;
-    return [...this.completions, ...completions, ...[...this.failures, ...failures].map((f) => f.jobId)];
+    return [...this.completions, ...completions].map((j) => j.id).concat([...this.failures, ...failures].map((f) => f.job.id));
   }
 
   private pending(): boolean {
@@ -132,9 +135,35 @@ export class Completer {
     }
   }
 
-  private async writeCompletions(jobIds: number[]): Promise<void> {
+  private async writeCompletions(jobs: ClaimedJob[]): Promise<void> {
     this.options.stats.writeQueries += 1;
-    await this.options.pool.query({ name: 'cesar_complete', text: completeSql, values: [this.options.workerId, jobIds] });
+    const ids = jobs.map((j) => j.id);
+    const { rows } = await this.options.pool.query<{ job_id: number }>({
+      name: 'cesar_complete',
+      text: completeSql,
+      values: [this.options.workerId, ids],
+    });
+    const { observers } = this.options;
+    if (!observers?.length) return;
+    // Only the jobs written: one whose lease was lost meanwhile is not this worker's to report.
+    const written = rows.length === jobs.length ? undefined : new Set(rows.map((r) => Number(r.job_id)));
+    const outcomes: JobOutcome[] = [];
+    for (const j of jobs) {
+      if (written && !written.has(j.id)) continue;
+      outcomes.push({ id: j.id, queue: j.queue, job_type: j.job_type, attempt: j.attempts, status: 'completed' });
+    }
+    this.notify(outcomes);
+  }
+
+  private notify(outcomes: JobOutcome[]): void {
+    if (outcomes.length === 0) return;
+    for (const o of this.options.observers ?? []) {
+      try {
+        o.finished?.(outcomes);
+      } catch (err) {
+        this.options.log.warn(`a job observer failed (ignored): ${(err as Error).message}`);
+      }
+    }
   }
 
   private async writeFailures(failures: Failure[]): Promise<void> {
@@ -144,13 +173,25 @@ export class Completer {
       text: failSql,
       values: [
         this.options.workerId,
-        failures.map((f) => f.jobId),
+        failures.map((f) => f.job.id),
         failures.map((f) => f.outcome),
         failures.map((f) => f.error),
         failures.map((f) => f.stack),
         failures.map((f) => f.delayMs),
       ],
     });
+    if (this.options.observers?.length) {
+      const byId = new Map(failures.map((f) => [f.job.id, f]));
+      const outcomes: JobOutcome[] = [];
+      for (const r of rows) {
+        const f = byId.get(Number(r.id));
+        if (!f) continue;
+        const { job } = f;
+        const status = r.status === 'pending' ? 'retried' : 'failed';
+        outcomes.push({ id: job.id, queue: job.queue, job_type: job.job_type, attempt: job.attempts, status, error: f.error });
+      }
+      this.notify(outcomes);
+    }
     for (const r of rows) {
       if (r.status !== 'pending') continue;
       const timer = setTimeout(this.options.wake, Math.max(0, r.run_at.getTime() - Date.now()) + 5);

@@ -32,7 +32,7 @@ export interface RunStats {
 
 /** Where settled attempts go: the completer. */
 export interface Results {
-  complete(jobId: number): void;
+  complete(job: ClaimedJob): void;
   fail(failure: Failure): void;
 }
 
@@ -81,7 +81,7 @@ export class Executor {
           }
         });
         this.options.stats.succeeded += 1;
-        this.options.results.complete(job.id);
+        this.options.results.complete(job);
         this.options.log.info(
           `Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`,
         );
@@ -140,7 +140,7 @@ export class Executor {
       `Job ${job.id} ${job.job_type} attempt ${job.attempts} ${dead ? `failed for good (${job.attempts} of ${job.max_attempts} attempts made): ${message}` : `failed, retrying in ${(delayMs / 1000).toFixed(1)} s: ${message}`}`,
     );
     this.options.results.fail({
-      jobId: job.id,
+      job,
       outcome: timedOut ? 'timed_out' : 'failed',
       error: message,
       stack: timedOut || error.stack === undefined ? null : storableText(String(error.stack), 32_768),

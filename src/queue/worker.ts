@@ -13,6 +13,7 @@ import { MaintenanceRunner, type MaintenanceTask } from '../maintenance/runner.j
 import { type BackoffPolicy, defaultBackoff } from './backoff.js';
 import { type ClaimedJob, Claimer } from './claimer.js';
 import { Completer } from './completer.js';
+import type { JobLifecycleObserver } from './observer.js';
 import { abortJob, Executor, type RunningJob } from './executor.js';
 import type { JobTypeRegistry } from './job-types.js';
 import { heartbeatSql, registerWorkerSql, stopWorkerSql } from './queries.js';
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   prefetch?: number;
   /** More periodic tasks for the worker's maintenance runner, beside the rescue and the pruning of jobs. */
   maintenance?: MaintenanceTask[];
+  /** Told of the jobs this worker claims and of their written outcomes (events, counters). */
+  observers?: JobLifecycleObserver[];
 }
 
 export interface WorkerStats {
@@ -97,6 +100,7 @@ export class Worker {
       stats: this.stats,
       wake: () => this.wake(),
       giveUp: () => this.stopping && this.leaseRunOut(),
+      observers: options.observers,
     });
     this.maintenance = new MaintenanceRunner({ pool, holder: this.id, log });
     this.maintenance.add(
@@ -250,6 +254,7 @@ export class Worker {
         if (this.leaseRunOut() && !(await this.reestablish())) break;
         const rows = await this.claimer!.claim(want);
         this.outage.recovered();
+        if (rows.length > 0) this.observeClaimed(rows);
         this.ready.push(...rows);
         this.startReady();
         if (rows.length === want) this.fetchAgain = true;
@@ -288,6 +293,16 @@ export class Worker {
         throw new DatabaseError('the database has no cesar schema', 'schema_missing', 'run `cesar migrate`', { cause: err });
       }
       throw err;
+    }
+  }
+
+  private observeClaimed(jobs: ClaimedJob[]): void {
+    for (const o of this.options.observers ?? []) {
+      try {
+        o.claimed?.(jobs);
+      } catch (err) {
+        this.log.warn(`a job observer failed (ignored): ${(err as Error).message}`);
+      }
     }
   }
 

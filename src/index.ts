@@ -34,9 +34,9 @@ export {
   type JobTypeSpec,
 } from './queue/job-types.js';
 export { cancelJob, retryJob } from './queue/jobs.js';
+export type { JobLifecycleObserver, JobOutcome } from './queue/observer.js';
 /** The queue's SQL statements, for benchmarks and diagnostics (claim, complete, fail, ...). */
 export * as queueStatements from './queue/queries.js';
-export type { JobLifecycleObserver, JobOutcome } from './queue/observer.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './queue/worker.js';
 export * from './read-model/index.js';
 export { Scheduler, type SchedulerOptions, type SchedulerStats } from './scheduler/scheduler.js';

@@ -13,9 +13,9 @@ import { MaintenanceRunner, type MaintenanceTask } from '../maintenance/runner.j
 import { type BackoffPolicy, defaultBackoff } from './backoff.js';
 import { type ClaimedJob, Claimer } from './claimer.js';
 import { Completer } from './completer.js';
-import type { JobLifecycleObserver } from './observer.js';
 import { abortJob, Executor, type RunningJob } from './executor.js';
 import type { JobTypeRegistry } from './job-types.js';
+import type { JobLifecycleObserver } from './observer.js';
 import { heartbeatSql, registerWorkerSql, stopWorkerSql } from './queries.js';
 
 export interface WorkerOptions {

@@ -9,7 +9,7 @@ import { cronProblem } from '../workflows/cron.js';
 import { failOrphanedExecutions, startStrandedQueued } from '../workflows/executions.js';
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { loadActiveTemplates, type TemplateRow } from '../workflows/templates.js';
-import { recordTick, recordUnfiredTicks } from '../workflows/ticks.js';
+import { publishTick, recordTick, recordUnfiredTicks } from '../workflows/ticks.js';
 import { dueTicks, nextTick } from './slots.js';
 
 /**
@@ -158,6 +158,11 @@ export class Scheduler {
     const unfired = planned.filter((t) => t.fate !== 'fire');
     if (unfired.length > 0) {
       const recorded = await recordUnfiredTicks(this.options.pool, template.id, unfired, 'scheduler', this.id);
+      // Which of them another scheduler recorded first is not known here: publish them all only when all were ours.
+      if (recorded === unfired.length) {
+        for (const t of unfired)
+          publishTick(template.name, t.at, t.fate === 'coalesced' ? 'coalesced' : 'skipped', null, t.reason ?? null, 'scheduler');
+      }
       for (const t of unfired.slice(0, recorded)) this.stats[t.fate === 'coalesced' ? 'coalesced' : 'skipped']++;
       this.stats.lost += unfired.length - recorded;
       if (recorded > 0) {

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
+import { processEvents } from '../events/process-events.js';
 import type { JobContext, JobHandler } from '../queue/job-types.js';
 import { sleep } from '../sleep.js';
 import { quote, storableText } from '../text.js';
@@ -43,6 +44,7 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
   const claim = await claimStep(pool, ctx);
   if (!claim) return;
   const { state, step, agent, outputs } = claim;
+  const about = { execution_id: executionId, template: state.template, step: step.name, order, attempt: ctx.attempt };
 
   const spec = registry.get(step.handler);
   const problem = spec ? stepConfigProblem(spec, step.config) : `no step handler ${quote(step.handler)} is registered in this worker`;
@@ -55,6 +57,9 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
   }
 
   const started = performance.now();
+  if (order === 1 && ctx.attempt === 1)
+    processEvents().publish('execution.started', { execution_id: executionId, template: state.template });
+  processEvents().publish('step.started', { ...about, agent: agent.name });
   const previous = state.steps.find((s) => s.order === order - 1);
   const input = previous ? (outputs.get(previous.name) ?? null) : state.input;
   const timeout = AbortSignal.timeout(step.timeout_seconds * 1000);
@@ -117,9 +122,19 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
   const result = rows[0]!;
   // Not recorded: the execution was cancelled (or retried) meanwhile; its state is someone else's now.
   if (result.recorded === 0 || !['pending', 'running'].includes(result.execution_status ?? '')) return;
+  processEvents().publish('step.succeeded', {
+    ...about,
+    agent: agent.name,
+    status: skipped === null ? 'succeeded' : 'skipped',
+    duration_ms: round(duration),
+    ...(skipped === null ? {} : { reason: skipped }),
+  });
   // The last step: the execution ends. (A crash before this is repaired when the job runs again:
   // its step is done, so the replay only advances.)
-  if (!next) await finishExecution(pool, executionId, { status: 'succeeded' });
+  if (!next) {
+    await finishExecution(pool, executionId, { status: 'succeeded' });
+    processEvents().publish('execution.succeeded', { execution_id: executionId, template: state.template });
+  }
 }
 
 interface Claim {
@@ -255,14 +270,14 @@ async function failStep(
   last: boolean,
   durationMs?: number,
 ): Promise<void> {
-  await withClientTransaction(pool, async (q) => {
+  const recorded = await withClientTransaction(pool, async (q) => {
     const done = await q.query({
       text: `UPDATE workflow_step_runs
                 SET status = $3, error = $4, finished_at = now(), duration_ms = $5, attempts = greatest(attempts, $6)
               WHERE execution_id = $1 AND step_order = $2 AND status IN ('pending', 'running')`,
       values: [executionId, step.order, last ? 'failed' : 'pending', message, durationMs ?? null, ctx.attempt],
     });
-    if (done.rowCount === 0) return;
+    if (done.rowCount === 0) return false;
     await recordEvent(q, {
       type: 'step.failed',
       agentId: agent?.id ?? null,
@@ -284,7 +299,21 @@ async function failStep(
         error: `step ${step.name} failed after ${ctx.attempt} attempt(s): ${message}`,
       });
     }
+    return true;
   });
+  if (!recorded) return;
+  const events = processEvents();
+  events.publish('step.failed', {
+    execution_id: executionId,
+    template: state.template,
+    step: step.name,
+    order: step.order,
+    attempt: ctx.attempt,
+    agent: agent?.name ?? null,
+    will_retry: !last,
+    error: message,
+  });
+  if (last) events.publish('execution.failed', { execution_id: executionId, template: state.template, step: step.name, error: message });
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

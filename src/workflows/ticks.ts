@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
+import { processEvents } from '../events/process-events.js';
 import type { PlannedTick } from '../scheduler/slots.js';
 import { createExecution, executionUnderWay } from './executions.js';
 import type { StepHandlerRegistry } from './step-handlers.js';
@@ -40,7 +41,7 @@ export async function recordTick(
   registry: StepHandlerRegistry,
   request: TickRequest,
 ): Promise<TickOutcome | undefined> {
-  return withClientTransaction(pool, async (q) => {
+  const outcome = await withClientTransaction(pool, async (q): Promise<TickOutcome | undefined> => {
     const template = await loadTemplate(q, request.template, true);
     if (!template) return undefined;
     if (request.source === 'scheduler' && !template.is_active) return undefined;
@@ -76,6 +77,22 @@ export async function recordTick(
     });
     return { recorded: true, fate, executionId, reason };
   });
+  if (outcome?.recorded) publishTick(request.template, request.tick.at, outcome.fate, outcome.executionId, outcome.reason, request.source);
+  return outcome;
+}
+
+/** After the tick's transaction: workflow.tick_fired or workflow.tick_skipped (coalesced ticks are skipped ones). */
+export function publishTick(
+  template: string,
+  tickAt: Date,
+  fate: RecordedFate,
+  executionId: number | null,
+  reason: string | null,
+  source: TickSource,
+): void {
+  const data = { template, tick_at: tickAt.toISOString(), source };
+  if (fate === 'fired') processEvents().publish('workflow.tick_fired', { ...data, execution_id: executionId, reason });
+  else processEvents().publish('workflow.tick_skipped', { ...data, fate, reason });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { getStatus, type StatusView } from '../read-model/index.js';
+import type { ViewRefreshView } from '../read-model/status.js';
 import { builtInStepHandlers } from '../steps/index.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { dim, printJson, renderTable } from './output.js';
@@ -18,6 +19,20 @@ export async function runStatus(ctx: CliContext, options: StatusOptions): Promis
 }
 
 const orNever = (value: string | null): string => value ?? 'never';
+
+/** A view's refresh as a table row: when, how long ago, how long it took, by whom, and a failure since. */
+function viewRow(v: ViewRefreshView): Array<string | number> {
+  const failing = v.last_error_at !== null && (v.refreshed_at === null || v.last_error_at > v.refreshed_at);
+  return [
+    v.view,
+    orNever(v.refreshed_at),
+    v.age_seconds === null ? '-' : `${Math.round(v.age_seconds)} s`,
+    v.duration_ms === null ? '-' : `${Math.round(v.duration_ms)} ms`,
+    v.refreshes,
+    v.refreshed_by ?? '-',
+    failing ? `${v.last_error_at}: ${v.last_error}` : '-',
+  ];
+}
 
 function formatStatus(s: StatusView, database: string): string {
   const out: string[] = [`Database: ${database}`, `As of: ${s.generated_at}`, ''];
@@ -47,15 +62,14 @@ function formatStatus(s: StatusView, database: string): string {
       ]),
     ),
   );
-  out.push('', 'Job queue by type and status');
-  out.push(
-    s.jobs.length > 0
-      ? renderTable(
-          ['Type', 'Status', 'Jobs'],
-          s.jobs.map((j) => [j.job_type, j.status, j.count]),
-        )
-      : '  (no jobs)',
-  );
+  out.push('', 'Job queue by type and status (completed and cancelled: in the last 24 hours)');
+  const jobRows = [
+    ...s.jobs.map((j) => [j.job_type, j.status, j.count]),
+    ...s.finished_24h.map((j) => [j.job_type, `${j.status} (24 h)`, j.count]),
+  ];
+  out.push(jobRows.length > 0 ? renderTable(['Type', 'Status', 'Jobs'], jobRows) : '  (no jobs)');
+  out.push('', 'Monitoring views (refreshed by a worker soon after changes, and at least every minute)');
+  out.push(renderTable(['View', 'Refreshed', 'Age', 'Took', 'Refreshes', 'By', 'Failing since'], s.monitoring_views.map(viewRow)));
   out.push('', 'Workers (live, and stopped in the last day)');
   out.push(
     s.workers.length > 0

@@ -1,6 +1,9 @@
 import { builtInJobTypes } from '../jobs/index.js';
 import { shutdownSignal } from '../lifecycle.js';
+import { pruneThroughputTask } from '../maintenance/prune-throughput.js';
 import { pruneTicksTask } from '../maintenance/prune-ticks.js';
+import { refreshViewsTask } from '../maintenance/refresh-views.js';
+import { ThroughputCounter } from '../monitoring/throughput.js';
 import { Worker } from '../queue/worker.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
@@ -28,6 +31,15 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
         log.info('CockroachDB has no LISTEN/NOTIFY: polling only');
         listenUrl = undefined;
       }
+      // Monitoring: per-minute counts of job outcomes, and the monitoring views kept fresh (one process at a time).
+      const throughput = new ThroughputCounter({ pool: handle.pool, log });
+      const monitoring = {
+        observers: [throughput],
+        maintenance: [
+          refreshViewsTask({ pool: handle.pool, log, refreshedBy: (): string => worker.id, watchChanges: !handle.server.cockroach }),
+          pruneThroughputTask({ pool: handle.pool, log }),
+        ],
+      };
       const worker = new Worker({
         pool: handle.pool,
         db: await handle.kysely(),
@@ -43,15 +55,21 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
         version,
         prefetch: options.prefetch,
         // The workflow tick record grows with every tick; the worker's maintenance keeps it bounded.
-        maintenance: [pruneTicksTask({ pool: handle.pool, log, retentionMs: ctx.config.jobRetentionMs })],
+        maintenance: [pruneTicksTask({ pool: handle.pool, log, retentionMs: ctx.config.jobRetentionMs }), ...monitoring.maintenance],
+        observers: [...monitoring.observers],
       });
       const service: Service = {
         name: 'worker',
         start: async () => {
+          throughput.start();
           await worker.start(shutdownSignal);
           return { id: worker.id };
         },
-        stop: (force) => worker.stop(force),
+        stop: async (force) => {
+          await worker.stop(force);
+          // After the worker's last results are written: their counts go in the last flush.
+          await throughput.stop();
+        },
       };
       // Past the shutdown grace running jobs are returned to the queue; 10 s more for the writes.
       return runService(service, { log, graceMs: options.shutdownGrace + 10_000 });

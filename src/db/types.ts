@@ -304,6 +304,26 @@ export interface IngestionLogTable {
   finished_at: Timestamp | null;
 }
 
+/** The last refresh of each monitoring view (schema/013). */
+export interface MonitoringViewRefreshesTable {
+  view_name: string;
+  refreshed_at: Timestamp | null;
+  duration_ms: number | null;
+  refreshed_by: string | null;
+  refreshes: Generated<number>;
+  last_error: string | null;
+  last_error_at: Timestamp | null;
+}
+
+/** Job outcomes per minute, queue and type, counted by the workers (schema/013). */
+export interface JobThroughputTable {
+  minute: Timestamp;
+  queue: string;
+  job_type: string;
+  outcome: 'completed' | 'retried' | 'failed' | 'cancelled';
+  jobs: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -369,8 +389,33 @@ export interface Database {
   sync_tables: SyncTablesTable;
   supabase_sync_state: SupabaseSyncStateTable;
   ingestion_log: IngestionLogTable;
+  monitoring_view_refreshes: MonitoringViewRefreshesTable;
+  job_throughput: JobThroughputTable;
   schema_migrations: SchemaMigrationsTable;
   mv_sync_lag: MvSyncLagView;
   mv_job_queue_backlog: MvJobQueueBacklogView;
   mv_ingestion_errors: MvIngestionErrorsView;
+  event_publishers: EventPublishersTable;
+  dashboard_actions: DashboardActionsTable;
+}
+
+/** What operators did from the dashboard: who, what, when, and whether it worked. */
+export interface DashboardActionsTable {
+  id: Generated<number>;
+  action: string;
+  target: string;
+  actor: string;
+  at: DefaultTimestamp;
+  ok: boolean;
+  detail: string | null;
+}
+
+/** Each publishing process's event bus counts, for /metrics (schema/014). */
+export interface EventPublishersTable {
+  holder: string;
+  transport: 'redis' | 'postgres' | 'none';
+  published: number;
+  dropped: number;
+  connected: boolean;
+  updated_at: DefaultTimestamp;
 }

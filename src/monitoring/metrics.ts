@@ -5,7 +5,6 @@ import {
   attemptCounts,
   attemptDurations,
   databaseNow,
-  jobCounts,
   listSyncSystems,
   listTemplates,
   liveSchedulerCount,
@@ -15,6 +14,8 @@ import {
   workerCounts,
   workflowRunCounts,
 } from '../read-model/index.js';
+import { finishedJobCounts, liveJobCounts } from '../read-model/jobs.js';
+import { viewRefreshes } from '../read-model/status.js';
 
 /** Upper bounds (seconds) of the job attempt and workflow step duration histograms. */
 const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -23,16 +24,36 @@ const tickLagBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60];
 
 /**
  * Prometheus metrics, read from the database at each scrape, so that any API process reports the
- * whole system (every worker on every machine). Counts cover the retained history
- * (CESAR_JOB_RETENTION): they fall when old jobs are pruned, so use rate() over shorter windows.
+ * whole system (every worker on every machine). Jobs pending, running and failed are exact counts of
+ * now, read through the partial indexes; jobs completed and cancelled are those of the last 24 hours
+ * (the backlog view). Attempt counts and durations cover the retained history (CESAR_JOB_RETENTION):
+ * they fall when old jobs are pruned, so use rate() over shorter windows.
  */
 export function createMetrics(db: Kysely<Database>): { contentType: string; render(): Promise<string> } {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cesar_api_' });
   const jobsGauge = new client.Gauge({
     name: 'cesar_jobs',
-    help: 'Jobs by type and state',
+    help: 'Jobs pending, in progress and failed (dead, kept), by type and state',
     labelNames: ['type', 'status'],
+    registers: [registry],
+  });
+  const finishedGauge = new client.Gauge({
+    name: 'cesar_jobs_finished_24h',
+    help: 'Jobs completed and cancelled in the last 24 hours, by type and state (as of the backlog view refresh)',
+    labelNames: ['type', 'status'],
+    registers: [registry],
+  });
+  const viewAge = new client.Gauge({
+    name: 'cesar_monitoring_view_age_seconds',
+    help: 'Seconds since the monitoring view was last refreshed (database clock)',
+    labelNames: ['view'],
+    registers: [registry],
+  });
+  const viewRefreshDuration = new client.Gauge({
+    name: 'cesar_monitoring_view_refresh_duration_seconds',
+    help: 'How long the last refresh of the monitoring view took',
+    labelNames: ['view'],
     registers: [registry],
   });
   const attemptsGauge = new client.Gauge({
@@ -79,8 +100,10 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
     contentType: registry.contentType,
     async render() {
       const now = await databaseNow(db);
-      const [jobs, attempts, runs, sync, workers, durations, templates, schedulers, steps, lags] = await Promise.all([
-        jobCounts(db),
+      const [jobs, finished, views, attempts, runs, sync, workers, durations, templates, schedulers, steps, lags] = await Promise.all([
+        liveJobCounts(db),
+        finishedJobCounts(db),
+        viewRefreshes(db),
         attemptCounts(db),
         workflowRunCounts(db),
         listSyncSystems(db),
@@ -94,6 +117,14 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
       ]);
       jobsGauge.reset();
       for (const r of jobs) jobsGauge.set({ type: r.job_type, status: r.status }, r.count);
+      finishedGauge.reset();
+      for (const r of finished) finishedGauge.set({ type: r.job_type, status: r.status }, r.count);
+      viewAge.reset();
+      viewRefreshDuration.reset();
+      for (const v of views) {
+        if (v.age_seconds !== null) viewAge.set({ view: v.view }, v.age_seconds);
+        if (v.duration_ms !== null) viewRefreshDuration.set({ view: v.view }, v.duration_ms / 1000);
+      }
       attemptsGauge.reset();
       for (const r of attempts) attemptsGauge.set({ type: r.job_type, outcome: r.outcome }, r.count);
       workflowRuns.reset();

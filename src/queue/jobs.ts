@@ -5,6 +5,13 @@ import { cancelSql, retrySql } from './queries.js';
 
 /** An operator's changes to one job. Reading jobs is the read model's (src/read-model/jobs.ts). */
 
+/** Count a cancellation in the monitoring's per-minute job outcomes (workers count the others). */
+const countCancelledSql = `
+INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs)
+VALUES (date_trunc('minute', now()), $1, $2, 'cancelled', 1)
+    ON CONFLICT (minute, queue, job_type, outcome) DO UPDATE
+   SET jobs = job_throughput.jobs + 1`;
+
 /** Run a failed, cancelled or waiting job again now (a failed or cancelled one with as many attempts again). */
 export async function retryJob(db: Queryable, id: number): Promise<JobView> {
   checkJobId(id);
@@ -26,6 +33,8 @@ export async function cancelJob(db: Queryable, id: number): Promise<JobView> {
   checkJobId(id);
   const { rows } = await db.query<JobRow>({ text: cancelSql, values: [id] });
   if (!rows[0]) throw await stateError(db, id, 'cancelled', 'only pending or running jobs can be cancelled');
+  // A second statement: the cancel itself is done, so a failure here costs a count, not the answer.
+  await db.query({ text: countCancelledSql, values: [rows[0].queue, rows[0].job_type] }).catch(() => undefined);
   return toJobView(rows[0]);
 }
 

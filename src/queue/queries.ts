@@ -95,7 +95,7 @@ WITH candidates AS MATERIALIZED (
     INSERT INTO job_attempts (job_id, attempt, worker_id)
     SELECT id, claims, $3 FROM claimed
 )
-SELECT id, job_type, payload, attempts, max_attempts FROM claimed ORDER BY priority, run_at, id`;
+SELECT id, job_type, payload, attempts, max_attempts, $1 AS queue FROM claimed ORDER BY priority, run_at, id`;
 
 /*
  * A job's running attempt row is (job_id, claims): one job_attempts_pkey probe per job. (Matching them by `id = ANY(array)` let the generic plan probe the whole array once

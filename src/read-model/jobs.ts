@@ -56,11 +56,45 @@ export interface JobCount {
   count: number;
 }
 
-/** Jobs by type and state (the retained history: completed and cancelled jobs are pruned after the retention). */
+/**
+ * Jobs by type and state (the retained history: completed and cancelled jobs are pruned after the
+ * retention). It reads every row of job_queue: status and /metrics use liveJobCounts and
+ * finishedJobCounts instead.
+ */
 export async function jobCounts(db: Kysely<Database>): Promise<JobCount[]> {
   return db
     .selectFrom('job_queue')
     .select(['job_type', 'status', sql<number>`count(*)`.as('count')])
+    .groupBy(['job_type', 'status'])
+    .orderBy('job_type')
+    .orderBy('status')
+    .execute();
+}
+
+/**
+ * Jobs pending, in progress and failed (dead, kept), by type and state: exact counts of now, each
+ * state read through its partial index, so the finished history costs nothing.
+ */
+export async function liveJobCounts(db: Kysely<Database>): Promise<JobCount[]> {
+  const result = await sql<JobCount>`
+    SELECT job_type, 'pending' AS status, count(*) AS count FROM job_queue WHERE status = 'pending' GROUP BY job_type
+    UNION ALL
+    SELECT job_type, 'in_progress', count(*) FROM job_queue WHERE status = 'in_progress' GROUP BY job_type
+    UNION ALL
+    SELECT job_type, 'failed', count(*) FROM job_queue WHERE status = 'failed' GROUP BY job_type
+     ORDER BY job_type, status`.execute(db);
+  return result.rows;
+}
+
+/**
+ * Jobs completed and cancelled in the last 24 hours, by type: the workers' per-minute counts
+ * (job_throughput) as of the last refresh of mv_job_queue_backlog.
+ */
+export async function finishedJobCounts(db: Kysely<Database>): Promise<JobCount[]> {
+  return db
+    .selectFrom('mv_job_queue_backlog')
+    .select(['job_type', 'status', sql<number>`sum(jobs)::bigint`.as('count')])
+    .where('status', 'in', ['completed', 'cancelled'])
     .groupBy(['job_type', 'status'])
     .orderBy('job_type')
     .orderBy('status')
@@ -72,20 +106,20 @@ export function countOf(counts: JobCount[], status: JobStatus): number {
   return counts.filter((c) => c.status === status).reduce((sum, c) => sum + c.count, 0);
 }
 
-/** What is waiting and running now (reads only the partial indexes' rows, not the history). */
+/**
+ * What is waiting and running now, and the dead jobs kept: each state counted through its partial
+ * index (one WHERE per state: with `status IN (...)` the planner scans the whole history instead).
+ */
 export async function queueSummary(
   db: Kysely<Database>,
 ): Promise<{ pending: number; runnable: number; in_progress: number; failed: number }> {
-  return db
-    .selectFrom('job_queue')
-    .select([
-      sql<number>`count(*) FILTER (WHERE status = 'pending')`.as('pending'),
-      sql<number>`count(*) FILTER (WHERE status = 'pending' AND run_at <= now())`.as('runnable'),
-      sql<number>`count(*) FILTER (WHERE status = 'in_progress')`.as('in_progress'),
-      sql<number>`count(*) FILTER (WHERE status = 'failed')`.as('failed'),
-    ])
-    .where('status', 'in', ['pending', 'in_progress', 'failed'])
-    .executeTakeFirstOrThrow();
+  const result = await sql<{ pending: number; runnable: number; in_progress: number; failed: number }>`
+    SELECT p.pending, p.runnable, r.in_progress, f.failed
+      FROM (SELECT count(*) AS pending, count(*) FILTER (WHERE run_at <= now()) AS runnable
+              FROM job_queue WHERE status = 'pending') p,
+           (SELECT count(*) AS in_progress FROM job_queue WHERE status = 'in_progress') r,
+           (SELECT count(*) AS failed FROM job_queue WHERE status = 'failed') f`.execute(db);
+  return result.rows[0]!;
 }
 
 /** Attempts by job type and outcome (retained history). */

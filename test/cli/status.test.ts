@@ -11,6 +11,16 @@ describe('cesar status', () => {
       d.url,
       `INSERT INTO job_queue (job_type, status) VALUES ('canary', 'pending'), ('canary', 'pending'), ('supabase_sync', 'pending')`,
     );
+    await sql(
+      d.url,
+      `INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs) VALUES (date_trunc('minute', now()), 'default', 'canary', 'completed', 7)`,
+    );
+    await sql(d.url, 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv_job_queue_backlog');
+    await sql(
+      d.url,
+      `UPDATE monitoring_view_refreshes SET refreshed_at = now() - interval '42 seconds', duration_ms = 12.3, refreshes = 5, refreshed_by = 'w1'
+        WHERE view_name = 'mv_job_queue_backlog'`,
+    );
     const [t] = await sql(d.url, `SELECT id FROM workflow_templates WHERE name = 'supabase_sync'`);
     await sql(
       d.url,
@@ -37,6 +47,10 @@ describe('cesar status', () => {
     );
     assert.match(r.stdout, /│ email_ingest\s+│ mailbox\s+│ yes\s+│ never_run\s+│ never/);
     assert.match(r.stdout, /schedulers alive: 0: nothing fires/);
+    assert.match(r.stdout, /│ canary\s+│ completed \(24 h\)\s+│ 7\s+│/);
+    assert.ok(r.stdout.includes('Monitoring views'));
+    assert.match(r.stdout, /│ mv_job_queue_backlog\s+│ \S+Z\s+│ \d+ s\s+│ 12 ms\s+│ 5\s+│ w1\s+│ -\s+│/);
+    for (const view of ['mv_sync_lag', 'mv_ingestion_errors']) assert.match(r.stdout, new RegExp(`│ ${view}\\s+│ \\S+Z\\s+│ \\d+ s`));
   });
 
   it('prints one JSON document with --json that matches the database', async () => {
@@ -56,6 +70,23 @@ describe('cesar status', () => {
       { job_type: 'canary', status: 'pending', count: 2 },
       { job_type: 'supabase_sync', status: 'pending', count: 1 },
     ]);
+    assert.deepEqual(status.finished_24h, [{ job_type: 'canary', status: 'completed', count: 7 }]);
+    assert.deepEqual(
+      status.monitoring_views.map((v: { view: string }) => v.view),
+      ['mv_ingestion_errors', 'mv_job_queue_backlog', 'mv_sync_lag'],
+    );
+    const backlog = status.monitoring_views.find((v: { view: string }) => v.view === 'mv_job_queue_backlog');
+    assert.ok(backlog.age_seconds >= 42, String(backlog.age_seconds));
+    assert.deepEqual(
+      {
+        duration_ms: backlog.duration_ms,
+        refreshes: backlog.refreshes,
+        refreshed_by: backlog.refreshed_by,
+        last_error: backlog.last_error,
+      },
+      { duration_ms: 12.3, refreshes: 5, refreshed_by: 'w1', last_error: null },
+    );
+    assert.match(backlog.refreshed_at, /^\d{4}-\d{2}-\d{2}T.*Z$/);
     assert.deepEqual(
       status.sync.map((s: { system: string }) => s.system),
       ['email_ingest', 'financial_api', 'supabase'],

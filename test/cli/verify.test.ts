@@ -87,6 +87,16 @@ describe('cesar verify', () => {
     ['JOBS', 'the claim index is dropped', ['DROP INDEX job_queue_claim_idx'], /no claim index on job_queue/],
     ['MONITORING', 'a monitoring view is dropped', ['DROP MATERIALIZED VIEW mv_ingestion_errors'], /mv_ingestion_errors is missing/],
     [
+      'MONITORING',
+      'a view was last refreshed over 5 minutes ago while a worker is live',
+      [
+        `INSERT INTO workers (id, hostname, pid, concurrency, version) VALUES ('live-worker', 'h', 1, 1, 't')`,
+        `UPDATE monitoring_view_refreshes SET refreshed_at = now()`,
+        `UPDATE monitoring_view_refreshes SET refreshed_at = now() - interval '10 minutes' WHERE view_name = 'mv_sync_lag'`,
+      ],
+      /^mv_sync_lag was refreshed \d+ s ago \(.*\), over the 300 s limit while 1 worker\(s\) are live/,
+    ],
+    [
       'AGENTS',
       'an agent is deactivated',
       [`UPDATE agents SET status = 'inactive' WHERE name = 'Portfolio Optimizer'`],
@@ -120,6 +130,26 @@ describe('cesar verify', () => {
       assert.ok(!text.stdout.includes(readyLine));
     });
   }
+
+  it("passes MONITORING while a worker is live and the views are fresh, giving each view's age", async () => {
+    const d = await database();
+    await sql(d.url, `INSERT INTO workers (id, hostname, pid, concurrency, version) VALUES ('live-worker', 'h', 1, 1, 't')`);
+    await sql(d.url, `UPDATE monitoring_view_refreshes SET refreshed_at = now() - interval '30 seconds', duration_ms = 7`);
+    const r = await cesar(['verify', '--json'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 0, r.stdout);
+    const monitoring = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === 'MONITORING');
+    assert.equal(monitoring.status, 'PASS');
+    for (const view of ['mv_sync_lag', 'mv_job_queue_backlog', 'mv_ingestion_errors']) {
+      assert.ok(
+        monitoring.facts.some((f: string) => new RegExp(`${view}: .*; \\d+ rows, refreshed \\d+ s ago \\(\\S+Z\\) in 7 ms$`).test(f)),
+        monitoring.facts.join(' | '),
+      );
+    }
+    assert.ok(
+      monitoring.facts.includes('1 live worker(s): each view must have been refreshed in the last 300 s'),
+      monitoring.facts.join(' | '),
+    );
+  });
 
   it('exits 2 with the hint to migrate when the database has no schema', async () => {
     const d = await database(false);

@@ -24,7 +24,10 @@ describe('/metrics', () => {
          (503, 1, 'w', 'running', now(), NULL)`,
     );
     const text = await createMetrics(await t.handle.kysely()).render();
-    assert.match(text, /^cesar_jobs\{type="canary",status="completed"\} 1$/m);
+    // Live states only: finished jobs are counted by the workers, not read from the history.
+    assert.match(text, /^cesar_jobs\{type="canary",status="failed"\} 1$/m);
+    assert.match(text, /^cesar_jobs\{type="canary",status="in_progress"\} 1$/m);
+    assert.doesNotMatch(text, /^cesar_jobs\{type="canary",status="completed"\}/m);
     assert.match(text, /^cesar_job_attempts\{type="canary",outcome="failed"\} 2$/m);
     const bucket = (le: string) =>
       Number(
@@ -36,6 +39,29 @@ describe('/metrics', () => {
     assert.match(text, /^cesar_job_attempt_duration_seconds_count\{type="canary"\} 3$/m);
     const sum = Number(/^cesar_job_attempt_duration_seconds_sum\{type="canary"\} ([\d.]+)$/m.exec(text)?.[1]);
     assert.ok(sum > 20.1 && sum < 20.3, String(sum));
+  });
+
+  it("reports each monitoring view's age and last refresh duration, and the jobs finished in the last 24 hours", async () => {
+    await sql(
+      t.url,
+      `UPDATE monitoring_view_refreshes SET refreshed_at = now() - interval '90 seconds', duration_ms = 250 WHERE view_name = 'mv_sync_lag'`,
+    );
+    await sql(
+      t.url,
+      `INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs) VALUES
+         (date_trunc('minute', now()), 'default', 'canary', 'completed', 41),
+         (date_trunc('minute', now()), 'default', 'canary', 'cancelled', 2)`,
+    );
+    await sql(t.url, 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv_job_queue_backlog');
+    const text = await createMetrics(await t.handle.kysely()).render();
+    const age = Number(/^cesar_monitoring_view_age_seconds\{view="mv_sync_lag"\} ([\d.]+)$/m.exec(text)?.[1]);
+    assert.ok(age >= 90, String(age));
+    assert.match(text, /^cesar_monitoring_view_refresh_duration_seconds\{view="mv_sync_lag"\} 0\.25$/m);
+    for (const view of ['mv_job_queue_backlog', 'mv_ingestion_errors']) {
+      assert.match(text, new RegExp(`^cesar_monitoring_view_age_seconds\\{view="${view}"\\} [\\d.e-]+$`, 'm'));
+    }
+    assert.match(text, /^cesar_jobs_finished_24h\{type="canary",status="completed"\} 41$/m);
+    assert.match(text, /^cesar_jobs_finished_24h\{type="canary",status="cancelled"\} 2$/m);
   });
 
   it('reports workflow executions, step durations, tick lag, live schedulers and late schedules', async () => {

@@ -294,6 +294,16 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     });
 
   program
+    .command('dashboard')
+    .description('the live dashboard (overview, jobs, workflows, agents) until SIGINT or SIGTERM')
+    .option('--dashboard-port <port>', 'port to listen on (0: any free port)', integerIn(0, 65535), 3000)
+    .option('--host <address>', 'address to bind (default loopback only)', '127.0.0.1')
+    .action(async (options, cmd: Command) => {
+      const { runDashboard } = await import('./dashboard.js');
+      result.exitCode = await runDashboard(await context(cmd, 'dashboard'), options, version);
+    });
+
+  program
     .command('start')
     .description('run the system: migrations, then API, workers, scheduler and dashboard as supervised child processes')
     .option('--api-port <port>', 'API port', integerIn(0, 65535), 8000)

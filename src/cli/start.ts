@@ -60,10 +60,6 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
         const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];
         for (const part of parts) {
           if (!wanted.has(part.name)) continue;
-          if (part.notBuilt) {
-            log.info(`${part.name}: ${part.notBuilt}; not started`);
-            continue;
-          }
           const port = part.port?.(options);
           if (port) await assertPortFree(options.host, port.port, port.flag);
           const count = part.count?.(options) ?? 1;
@@ -81,13 +77,9 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
             `API mutations need the bearer token ${token.source === 'CESAR_API_TOKEN' ? 'set in CESAR_API_TOKEN' : `kept in ${token.source}`}`,
           );
         }
+
         if (specs.length === 0) {
-          throw new ConfigError(
-            `nothing to start: --only names no built part (built: ${parts
-              .filter((p) => !p.notBuilt)
-              .map((p) => p.name)
-              .join(', ')})`,
-          );
+          throw new ConfigError(`nothing to start: --only ${options.only?.join(',')} with --no-scheduler leaves no part`);
         }
 
         const colours = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
@@ -120,7 +112,7 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
         const apiUrl = ready.api?.url as string | undefined;
         writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
         log.info(
-          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${wanted.has('dashboard') ? 'not built yet' : 'not started'}`,
+          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${(ready.dashboard?.url as string | undefined) ?? 'not started'}`,
         );
 
         // An external server's outage is waited for by each part; the embedded one is ours to lose.

@@ -13,8 +13,6 @@ export interface StartSettings {
 
 export interface PartDefinition {
   name: 'api' | 'worker' | 'scheduler' | 'dashboard';
-  /** Said at start-up in place of running a part that is not built yet. */
-  notBuilt?: string;
   /** How many processes of it to run (default 1). */
   count?: (settings: StartSettings) => number;
   /** The `cesar` arguments of one of its processes (logging flags come first, from start). */
@@ -46,7 +44,6 @@ export const parts: readonly PartDefinition[] = [
   },
   {
     name: 'dashboard',
-    notBuilt: 'the dashboard is not built yet',
     args: (s) => ['dashboard', '--dashboard-port', String(s.dashboardPort), '--host', s.host],
     port: (s) => ({ port: s.dashboardPort, flag: '--dashboard-port' }),
     stopGraceMs: 10_000,

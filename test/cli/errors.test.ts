@@ -89,13 +89,12 @@ describe('cesar errors: one line, a documented exit code, no secrets', () => {
     assert.doesNotMatch(r.stderr, /pw12345/);
   });
 
-  it('says plainly that a part is not built yet, in words about the product', async () => {
+  it('says in one line that --only and --no-scheduler left nothing to start (exit 78)', async () => {
     const d = await createTestDatabase();
     try {
-      const r = await cesar(['start', '--only', 'dashboard'], { DATABASE_URL: d.url });
+      const r = await cesar(['start', '--only', 'scheduler', '--no-scheduler'], { DATABASE_URL: d.url });
       assert.equal(r.exitCode, 78);
-      assert.match(r.stderr, /dashboard: the dashboard is not built yet; not started/);
-      assert.match(r.stderr, /cesar: nothing to start: --only names no built part \(built: api, worker, scheduler\)/);
+      assert.match(r.stderr, /^cesar: nothing to start: --only scheduler with --no-scheduler leaves no part$/m);
       assert.doesNotMatch(r.stderr, /issue/i);
     } finally {
       await d.drop();

@@ -86,12 +86,16 @@ describe('cesar start through a database outage (a PostgreSQL server of its own)
 
   it('waits for the database, restarts a worker killed meanwhile, and runs jobs again once it is back', async () => {
     let output = '';
-    const child: ResultPromise = execa(process.execPath, [cesarBin, 'start', '--workers', '2', '--api-port', '0'], {
-      reject: false,
-      extendEnv: false,
-      all: true,
-      env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: url, CESAR_HOME: tempHome() },
-    });
+    const child: ResultPromise = execa(
+      process.execPath,
+      [cesarBin, 'start', '--workers', '2', '--api-port', '0', '--dashboard-port', '0'],
+      {
+        reject: false,
+        extendEnv: false,
+        all: true,
+        env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: url, CESAR_HOME: tempHome() },
+      },
+    );
     child.all!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
@@ -179,7 +183,7 @@ describe('cesar start through a database outage (a PostgreSQL server of its own)
       [wrongPassword, /refused user "postgres": wrong password/],
       [missing, /database "no_such_database" does not exist/],
     ] as const) {
-      for (const args of [['worker'], ['start', '--api-port', '0']]) {
+      for (const args of [['worker'], ['start', '--api-port', '0', '--dashboard-port', '0']]) {
         const r = await cesar(args, { DATABASE_URL: target.toString(), CESAR_HOME: tempHome() }, { timeoutMs: 20_000 });
         assert.equal(r.exitCode, 2, `${args[0]}: ${r.stderr}`);
         assert.match(r.stderr, message);

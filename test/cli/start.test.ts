@@ -57,7 +57,7 @@ interface Started {
 
 async function startCesar(env: Record<string, string>, args: string[] = []): Promise<Started> {
   let output = '';
-  const child = execa(process.execPath, [cesarBin, 'start', '--api-port', '0', ...args], {
+  const child = execa(process.execPath, [cesarBin, 'start', '--api-port', '0', '--dashboard-port', '0', ...args], {
     reject: false,
     extendEnv: false,
     all: true,
@@ -183,7 +183,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
   });
 
   it('refuses a second cesar start for the same CESAR_HOME (exit 75)', async () => {
-    const r = await cesar(['start', '--api-port', '0'], { DATABASE_URL: d.url, CESAR_HOME: s.home });
+    const r = await cesar(['start', '--api-port', '0', '--dashboard-port', '0'], { DATABASE_URL: d.url, CESAR_HOME: s.home });
     assert.equal(r.exitCode, 75);
     assert.match(r.stderr, /cesar start is already running for .* \(pid \d+\)/);
   });
@@ -245,7 +245,10 @@ describe('cesar start on the embedded PostgreSQL', () => {
     const { port } = blocker.address() as net.AddressInfo;
     const d = await createTestDatabase();
     try {
-      const r = await cesar(['start', '--api-port', String(port)], { DATABASE_URL: d.url, CESAR_HOME: tempHome() });
+      const r = await cesar(['start', '--api-port', String(port), '--dashboard-port', '0'], {
+        DATABASE_URL: d.url,
+        CESAR_HOME: tempHome(),
+      });
       assert.equal(r.exitCode, 78);
       assert.match(r.stderr, new RegExp(`port ${port} on 127.0.0.1 is in use; choose another with --api-port`));
     } finally {
@@ -259,8 +262,8 @@ describe('cesar start on the embedded PostgreSQL', () => {
     const d = await createTestDatabase();
     try {
       fs.writeFileSync(path.join(home, 'start.json'), JSON.stringify({ pid: 2 ** 22 + 12345, started_at: '2026-01-01T00:00:00Z' }));
-      // Only unbuilt parts: start takes the lock, then finds nothing to run (exit 78) and releases it.
-      const r = await cesar(['start', '--only', 'dashboard'], { DATABASE_URL: d.url, CESAR_HOME: home });
+      // Nothing to run: start takes the lock, then finds no part left (exit 78) and releases it.
+      const r = await cesar(['start', '--only', 'scheduler', '--no-scheduler'], { DATABASE_URL: d.url, CESAR_HOME: home });
       assert.equal(r.exitCode, 78, r.stderr);
       assert.doesNotMatch(r.stderr, /already running/);
       assert.equal(fs.existsSync(path.join(home, 'start.json')), false);
@@ -311,7 +314,10 @@ describe('cesar start on the embedded PostgreSQL', () => {
   it('with --no-migrate, refuses to start while migrations are pending (exit 2)', async () => {
     const d = await createTestDatabase({ migrated: false });
     try {
-      const r = await cesar(['start', '--no-migrate', '--api-port', '0'], { DATABASE_URL: d.url, CESAR_HOME: tempHome() });
+      const r = await cesar(['start', '--no-migrate', '--api-port', '0', '--dashboard-port', '0'], {
+        DATABASE_URL: d.url,
+        CESAR_HOME: tempHome(),
+      });
       assert.equal(r.exitCode, 2, r.stderr);
       assert.match(r.stderr, /cesar: \d+ migrations are pending and --no-migrate was given \(next: run `cesar migrate`/);
       assert.equal((await sql(d.url, `SELECT to_regclass('agents') IS NULL AS untouched`))[0]!.untouched, true);

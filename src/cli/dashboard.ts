@@ -1,0 +1,63 @@
+import { loadApiToken } from '../auth/token.js';
+import { type ChangeFeed, mergeFeeds, postgresFeed, tickFeed } from '../dashboard/changes.js';
+import { createDashboardApp, defaultTickMs } from '../dashboard/server.js';
+import { processEvents } from '../events/process-events.js';
+import { defaultMaxConnections } from '../http/limits.js';
+import { closeHttp, listenHttp } from '../http/listen.js';
+import { builtInJobTypes } from '../jobs/index.js';
+import { runService, type Service } from '../service.js';
+import { type CliContext, describeDatabase, withDatabase } from './context.js';
+
+export interface DashboardCliOptions {
+  dashboardPort: number;
+  host: string;
+}
+
+/** How long requests in flight get to finish once asked to stop, before every connection is closed. */
+const stopGraceMs = 5_000;
+/** File descriptors kept out of the connection cap for Node itself, logs and spare room (the pool's and LISTEN's are added). */
+const reservedFds = 64 + 2;
+
+/** `cesar dashboard`: the live dashboard until SIGINT/SIGTERM. */
+export async function runDashboard(ctx: CliContext, options: DashboardCliOptions, version: string): Promise<number> {
+  const token = loadApiToken(ctx.config.home, process.env.CESAR_API_TOKEN);
+  return withDatabase(
+    ctx,
+    async (handle) => {
+      ctx.log.info(`Connected to ${describeDatabase(handle)}`);
+      // Notifications make the pages move at once; the tick catches what nothing notifies (jobs finishing).
+      const feeds: ChangeFeed[] = [tickFeed(defaultTickMs)];
+      if (ctx.config.listen === 'off' || handle.server.cockroach)
+        ctx.log.info(`Dashboard: no LISTEN; live pages update every ${defaultTickMs / 1000} s`);
+      else feeds.push(postgresFeed(handle.url, ctx.log));
+      const app = createDashboardApp({
+        pool: handle.pool,
+        db: await handle.kysely(),
+        log: ctx.log,
+        token: token.value,
+        version,
+        registry: builtInJobTypes(),
+        changes: mergeFeeds(...feeds),
+        events: processEvents(),
+        jobRetentionMs: ctx.config.jobRetentionMs,
+        maxConnections: defaultMaxConnections(reservedFds + ctx.config.poolMax),
+      });
+      const service: Service = {
+        name: 'dashboard',
+        start: async () => {
+          try {
+            const { url, port } = await listenHttp(app, { host: options.host, port: options.dashboardPort, flag: '--dashboard-port' });
+            ctx.log.info(`Dashboard listening on ${url} (actions need the API token from ${token.source})`);
+            return { url, port };
+          } catch (err) {
+            await app.close();
+            throw err;
+          }
+        },
+        stop: (force) => closeHttp(app, force),
+      };
+      return runService(service, { log: ctx.log, graceMs: stopGraceMs });
+    },
+    { applicationName: 'cesar-dashboard', waitForDatabase: 'the dashboard' },
+  );
+}

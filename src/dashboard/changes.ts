@@ -1,0 +1,74 @@
+import { listen } from '../db/listen.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Something in the database may have changed: the dashboard's one signal to recompute its live
+ * snapshot. A feed is a hint, never data; it runs only while someone listens (the dashboard listens
+ * only while a page is open), so a dashboard nobody looks at costs the database nothing.
+ */
+export interface ChangeFeed {
+  /** Call listener on each change; returns the function that stops it. */
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * A feed whose source runs while it has listeners: start(emit) when the first subscribes, and the
+ * function start returned when the last one leaves.
+ */
+export function lazyFeed(start: (emit: () => void) => () => void): ChangeFeed {
+  const listeners = new Set<() => void>();
+  let stop: (() => void) | undefined;
+  const emit = () => {
+    for (const listener of [...listeners]) listener();
+  };
+  return {
+    onChange(listener) {
+      // A wrapper per subscription: the same function subscribed twice is two subscriptions.
+      const entry = () => listener();
+      listeners.add(entry);
+      if (listeners.size === 1) stop = start(emit);
+      return () => {
+        if (!listeners.delete(entry) || listeners.size > 0) return;
+        stop?.();
+        stop = undefined;
+      };
+    },
+  };
+}
+
+/** A change every intervalMs: the fallback that keeps the numbers moving when nothing notifies (workers finishing jobs). */
+export function tickFeed(intervalMs: number): ChangeFeed {
+  return lazyFeed((emit) => {
+    const timer = setInterval(emit, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  });
+}
+
+/** The channels the dashboard listens on: enqueues (job_queue's trigger) and the event bus without Redis. */
+export const dashboardChannels = ['cesar_jobs', 'cesar_events'] as const;
+
+/**
+ * PostgreSQL LISTEN on each channel (a dedicated connection each, see db/listen.ts), while subscribed.
+ * A notification, and every (re)connect (notifications sent meanwhile are lost), is a change.
+ */
+export function postgresFeed(url: string, log: Logger, channels: readonly string[] = dashboardChannels): ChangeFeed {
+  return lazyFeed((emit) => {
+    const listeners = channels.map((channel) => listen(url, channel, emit, log));
+    return () => {
+      for (const l of listeners) void l.stop();
+    };
+  });
+}
+
+/** Every change of every feed. */
+export function mergeFeeds(...feeds: ChangeFeed[]): ChangeFeed {
+  return {
+    onChange(listener) {
+      const stops = feeds.map((feed) => feed.onChange(listener));
+      return () => {
+        for (const stop of stops) stop();
+      };
+    },
+  };
+}

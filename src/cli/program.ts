@@ -96,7 +96,9 @@ export function buildProgram(version: string, result: ProgramResult): Command {
   program
     .command('status')
     .description('what the system is doing now: agents, workflows, jobs, sync')
-    .option('--json', 'print one JSON document')
+    .option('--json', 'print one JSON document (with --watch: one per line, per interval)')
+    .option('--watch', 'redraw in place until SIGINT or SIGTERM')
+    .option('--interval <duration>', 'with --watch: time between redraws', durationArg, 2000)
     .action(async (options, cmd: Command) => {
       const { runStatus } = await import('./status.js');
       result.exitCode = await runStatus(await context(cmd), options);

@@ -1,19 +1,34 @@
+import { UsageError } from '../errors.js';
 import { getStatus, type StatusView } from '../read-model/index.js';
 import type { ViewRefreshView } from '../read-model/status.js';
 import { builtInStepHandlers } from '../steps/index.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { dim, printJson, renderTable } from './output.js';
+import { watch } from './watch.js';
 
 export interface StatusOptions {
   json?: boolean;
+  /** Redraw every interval until SIGINT/SIGTERM (with --json: one JSON document per line, per interval). */
+  watch?: boolean;
+  interval?: number;
 }
 
 /** `cesar status`: tables of what the system is doing now. */
 export async function runStatus(ctx: CliContext, options: StatusOptions): Promise<number> {
+  if (options.watch && (options.interval ?? 2000) < 250) throw new UsageError('--interval must be at least 250ms');
   return withDatabase(ctx, async (handle) => {
-    const status = await getStatus(await handle.kysely(), new Set(builtInStepHandlers().names()));
-    if (options.json) printJson(ctx.out, { database: handle.displayUrl, server: handle.server.version, ...status });
-    else ctx.out(formatStatus(status, describeDatabase(handle)));
+    const db = await handle.kysely();
+    const steps = new Set(builtInStepHandlers().names());
+    const json = async () => ({ database: handle.displayUrl, server: handle.server.version, ...(await getStatus(db, steps)) });
+    const text = async () => formatStatus(await getStatus(db, steps), describeDatabase(handle));
+    if (options.watch) {
+      const intervalMs = options.interval ?? 2000;
+      if (options.json) await watch(async () => JSON.stringify(await json()), { intervalMs, tty: false, bare: true, write: ctx.out });
+      else await watch(text, { intervalMs, tty: process.stdout.isTTY === true, write: (t) => process.stdout.write(t) });
+      return 0;
+    }
+    if (options.json) printJson(ctx.out, await json());
+    else ctx.out(await text());
     return 0;
   });
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cesar } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { cesar, cesarBin } from '../helpers/cli.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/queue.js';
 
 describe('cesar status', () => {
   let d: TestDatabase;
@@ -51,6 +53,47 @@ describe('cesar status', () => {
     assert.ok(r.stdout.includes('Monitoring views'));
     assert.match(r.stdout, /│ mv_job_queue_backlog\s+│ \S+Z\s+│ \d+ s\s+│ 12 ms\s+│ 5\s+│ w1\s+│ -\s+│/);
     for (const view of ['mv_sync_lag', 'mv_ingestion_errors']) assert.match(r.stdout, new RegExp(`│ ${view}\\s+│ \\S+Z\\s+│ \\d+ s`));
+  });
+
+  it('--watch --json prints a fresh document each interval, showing a change without a restart; SIGINT stops it (exit 0)', async () => {
+    const child = execa(process.execPath, [cesarBin, 'status', '--watch', '--json', '--interval', '300ms'], {
+      reject: false,
+      extendEnv: false,
+      env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: d.url },
+    });
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const frames = () =>
+      stdout
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as { generated_at: string; jobs: Array<{ job_type: string; status: string; count: number }> });
+    const pendingSync = (f: ReturnType<typeof frames>[number]) =>
+      f.jobs.find((j) => j.job_type === 'supabase_sync' && j.status === 'pending')?.count ?? 0;
+    try {
+      await waitFor('a first frame', async () => frames().length >= 1);
+      const before = pendingSync(frames()[0]!);
+      await sql(d.url, `INSERT INTO job_queue (job_type, status) VALUES ('supabase_sync', 'pending')`);
+      await waitFor('a frame with the new job', async () => frames().some((f) => pendingSync(f) === before + 1));
+      child.kill('SIGINT');
+      const result = await child;
+      assert.equal(result.exitCode, 0, String(result.stderr));
+      assert.ok(new Set(frames().map((f) => f.generated_at)).size >= 2, 'each frame is read afresh');
+    } finally {
+      child.kill('SIGKILL');
+      await sql(
+        d.url,
+        `DELETE FROM job_queue WHERE job_type = 'supabase_sync' AND id > (SELECT min(id) FROM job_queue WHERE job_type = 'supabase_sync')`,
+      );
+    }
+  });
+
+  it('refuses a --watch interval under 250ms in one line (exit 64)', async () => {
+    const r = await cesar(['status', '--watch', '--interval', '10ms'], { DATABASE_URL: d.url });
+    assert.equal(r.exitCode, 64);
+    assert.match(r.stderr, /^cesar: --interval must be at least 250ms$/m);
   });
 
   it('prints one JSON document with --json that matches the database', async () => {

@@ -26,6 +26,8 @@ export interface Config {
   readonly listen: 'auto' | 'off';
   /** Completed and cancelled jobs are deleted after this long; failed jobs are kept. */
   readonly jobRetentionMs: number;
+  /** REDIS_URL: lifecycle events go to a Redis stream; undefined: through PostgreSQL NOTIFY. */
+  readonly redisUrl: string | undefined;
 }
 
 /** Flags that override environment variables. */
@@ -89,6 +91,8 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     problems.push(`CESAR_JOB_RETENTION must be a duration of at least 1m, like 7d or 12h; got ${quote(retentionText)}`);
   }
 
+  const redisUrl = parseRedisUrl(nonEmpty('REDIS_URL'), problems);
+
   if (problems.length > 0) {
     throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
   }
@@ -103,6 +107,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     embeddedPort,
     listen: listen as 'auto' | 'off',
     jobRetentionMs: jobRetentionMs ?? 0,
+    redisUrl,
   });
 }
 
@@ -131,6 +136,25 @@ function parseDatabaseUrl(primary: string | undefined, alias: string | undefined
     return undefined;
   }
   return value;
+}
+
+function parseRedisUrl(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url) registerSecret(safeDecode(url.password));
+  if (url?.protocol !== 'redis:' && url?.protocol !== 'rediss:') {
+    problems.push('REDIS_URL must be a redis:// URL (rediss:// for TLS), like redis://127.0.0.1:6379/0');
+    return undefined;
+  }
+  return value;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function oneOf(value: string, allowed: readonly string[], name: string, problems: string[]): string {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.js';
 import { InputError, NotFoundError } from '../errors.js';
+import { publishEnqueued } from '../events/job-events.js';
 import { createHttpApp, type HttpApp } from '../http/app.js';
 import { buildOpenApi, jobBodyByType, type OpenApiDocument } from '../http/openapi.js';
 import type { Logger } from '../log.js';
@@ -152,6 +153,7 @@ export function createApiApp(options: ApiOptions): HttpApp {
         );
       }
       const job = await enqueue(pool, newJob, registry);
+      publishEnqueued(job);
       return reply.code(job.deduplicated ? 200 : 201).send({
         id: job.id,
         deduplicated: job.deduplicated,

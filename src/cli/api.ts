@@ -5,6 +5,7 @@ import { closeHttp, listenHttp } from '../http/listen.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
+import { openProcessEventBus } from './event-bus.js';
 
 export interface ApiCliOptions {
   apiPort: number;
@@ -25,6 +26,7 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
       ctx.log.info(`Connected to ${describeDatabase(handle)}`);
       const maxConnections = defaultMaxConnections(reservedFds + ctx.config.poolMax);
       ctx.log.debug(`API: at most ${maxConnections} connections at once (from the open-file limit)`);
+      const events = await openProcessEventBus(ctx, handle, 'api');
       const app = createApiApp({
         pool: handle.pool,
         db: await handle.kysely(),
@@ -45,10 +47,14 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
             return { url, port };
           } catch (err) {
             await app.close();
+            await events.close();
             throw err;
           }
         },
-        stop: (force) => closeHttp(app, force),
+        stop: async (force) => {
+          await closeHttp(app, force);
+          await events.close();
+        },
       };
       return runService(service, { log: ctx.log, graceMs: stopGraceMs });
     },

@@ -1,12 +1,13 @@
 import { loadApiToken } from '../auth/token.js';
-import { type ChangeFeed, mergeFeeds, postgresFeed, tickFeed } from '../dashboard/changes.js';
+import { type ChangeFeed, eventBusFeed, mergeFeeds, postgresFeed, tickFeed } from '../dashboard/changes.js';
 import { createDashboardApp, defaultTickMs } from '../dashboard/server.js';
-import { processEvents } from '../events/process-events.js';
+import { noEvents } from '../events/envelope.js';
 import { defaultMaxConnections } from '../http/limits.js';
 import { closeHttp, listenHttp } from '../http/listen.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
+import { openProcessEventBus } from './event-bus.js';
 
 export interface DashboardCliOptions {
   dashboardPort: number;
@@ -30,6 +31,8 @@ export async function runDashboard(ctx: CliContext, options: DashboardCliOptions
       if (ctx.config.listen === 'off' || handle.server.cockroach)
         ctx.log.info(`Dashboard: no LISTEN; live pages update every ${defaultTickMs / 1000} s`);
       else feeds.push(postgresFeed(handle.url, ctx.log));
+      const events = await openProcessEventBus(ctx, handle, 'dashboard');
+      if (events.bus?.transport === 'redis') feeds.push(eventBusFeed(events.bus, ctx.log));
       const app = createDashboardApp({
         pool: handle.pool,
         db: await handle.kysely(),
@@ -38,7 +41,7 @@ export async function runDashboard(ctx: CliContext, options: DashboardCliOptions
         version,
         registry: builtInJobTypes(),
         changes: mergeFeeds(...feeds),
-        events: processEvents(),
+        events: events.bus ?? noEvents,
         jobRetentionMs: ctx.config.jobRetentionMs,
         maxConnections: defaultMaxConnections(reservedFds + ctx.config.poolMax),
       });
@@ -51,10 +54,14 @@ export async function runDashboard(ctx: CliContext, options: DashboardCliOptions
             return { url, port };
           } catch (err) {
             await app.close();
+            await events.close();
             throw err;
           }
         },
-        stop: (force) => closeHttp(app, force),
+        stop: async (force) => {
+          await closeHttp(app, force);
+          await events.close();
+        },
       };
       return runService(service, { log: ctx.log, graceMs: stopGraceMs });
     },

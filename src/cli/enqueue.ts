@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
+import { publishEnqueued } from '../events/job-events.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { checkJob, enqueue, maxPayloadBytes, type NewJob } from '../queue/enqueue.js';
 import { quote } from '../text.js';
 import { type CliContext, withDatabase } from './context.js';
+import { withEventBus } from './event-bus.js';
 import { printJson } from './output.js';
 
 export interface EnqueueOptions {
@@ -74,7 +76,11 @@ export async function runEnqueue(ctx: CliContext, type: string | undefined, opti
   checkUniqueFor(options, ctx.config.jobRetentionMs);
   checkJob(job, registry);
   return withDatabase(ctx, async (handle) => {
-    const result = await enqueue(handle.pool, job, registry);
+    const result = await withEventBus(ctx, handle, async () => {
+      const enqueued = await enqueue(handle.pool, job, registry);
+      publishEnqueued(enqueued);
+      return enqueued;
+    });
     if (options.json) {
       printJson(ctx.out, {
         id: result.id,

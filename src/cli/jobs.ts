@@ -4,6 +4,7 @@ import { cancelJob, retryJob } from '../queue/jobs.js';
 import { getJob, type JobView, listJobs } from '../read-model/index.js';
 import { quote } from '../text.js';
 import { type CliContext, withDatabase } from './context.js';
+import { withEventBus } from './event-bus.js';
 import { printJson, renderTable } from './output.js';
 
 const short = (text: string | null, max = 60): string => (text === null ? '' : text.length > max ? `${text.slice(0, max - 1)}…` : text);
@@ -66,7 +67,9 @@ export async function runJobsShow(ctx: CliContext, id: number, options: { json?:
 
 export async function runJobsChange(ctx: CliContext, action: 'retry' | 'cancel', id: number, options: { json?: boolean }): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const job: JobView = action === 'retry' ? await retryJob(handle.pool, id) : await cancelJob(handle.pool, id);
+    const job: JobView = await withEventBus(ctx, handle, () =>
+      action === 'retry' ? retryJob(handle.pool, id) : cancelJob(handle.pool, id),
+    );
     if (options.json) printJson(ctx.out, job);
     else
       ctx.out(

@@ -296,6 +296,22 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     });
 
   program
+    .command('events')
+    .description('lifecycle events: the newest ones (Redis), or --follow them as they happen')
+    .option('-f, --follow', 'then keep printing new events until Ctrl-C (the only mode on PostgreSQL, which keeps no history)')
+    .option('--type <types>', 'only events of these types (comma-separated; repeatable)', (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ])
+    .option('--since <id>', 'the events after this id (Redis), all of them unless --limit')
+    .option('--limit <n>', 'the newest N events (default 50), or with --since the first N after it', integerIn(1, 100_000))
+    .option('--json', 'one JSON envelope {"id","type","time","data"} per line')
+    .action(async (options, cmd: Command) => {
+      const { runEvents } = await import('./events.js');
+      result.exitCode = await runEvents(await context(cmd), options);
+    });
+
+  program
     .command('dashboard')
     .description('the live dashboard (overview, jobs, workflows, agents) until SIGINT or SIGTERM')
     .option('--dashboard-port <port>', 'port to listen on (0: any free port)', integerIn(0, 65535), 3000)

@@ -3,6 +3,7 @@ import { runService, type Service } from '../service.js';
 import { builtInStepHandlers } from '../steps/index.js';
 import { notRunnableReason } from '../workflows/templates.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
+import { openProcessEventBus, type ProcessEventBus } from './event-bus.js';
 
 export interface SchedulerCliOptions {
   pollInterval: number;
@@ -17,9 +18,11 @@ export async function runScheduler(ctx: CliContext, options: SchedulerCliOptions
       log.info(`Connected to ${describeDatabase(handle)}`);
       const steps = builtInStepHandlers();
       const scheduler = new Scheduler({ pool: handle.pool, steps, log, version, pollMs: options.pollInterval });
+      let events: ProcessEventBus | undefined;
       const service: Service = {
         name: 'scheduler',
         start: async () => {
+          events = await openProcessEventBus(ctx, handle, 'scheduler');
           await scheduler.start();
           const templates = scheduler.templates;
           const notRunnable = templates.filter((t) => notRunnableReason(t, steps));
@@ -29,7 +32,10 @@ export async function runScheduler(ctx: CliContext, options: SchedulerCliOptions
           for (const t of notRunnable) log.info(`${t.name}: ${notRunnableReason(t, steps)}; its ticks are recorded as skipped`);
           return { id: scheduler.id };
         },
-        stop: () => scheduler.stop(),
+        stop: async () => {
+          await scheduler.stop();
+          await events?.close();
+        },
       };
       return runService(service, { log, graceMs: 10_000 });
     },

@@ -11,6 +11,7 @@ import { readStartInfo, type StartInfo, startFile, writeStartInfo } from '../sup
 import { type PartSpec, Supervisor } from '../supervisor/supervisor.js';
 import { cesarBin } from './bin-path.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
+import { announceEventBus } from './event-bus.js';
 
 export interface StartOptions {
   apiPort: number;
@@ -55,6 +56,8 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
           }
           log.info('Migrations: up to date');
         }
+
+        await announceEventBus(ctx, handle);
 
         const specs: PartSpec[] = [];
         const common = ['--log-format', config.logFormat, '--log-level', config.logLevel];

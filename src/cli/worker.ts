@@ -1,3 +1,4 @@
+import { jobEventsObserver } from '../events/job-events.js';
 import { builtInJobTypes } from '../jobs/index.js';
 import { shutdownSignal } from '../lifecycle.js';
 import { pruneThroughputTask } from '../maintenance/prune-throughput.js';
@@ -7,6 +8,7 @@ import { ThroughputCounter } from '../monitoring/throughput.js';
 import { Worker } from '../queue/worker.js';
 import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
+import { openProcessEventBus, type ProcessEventBus } from './event-bus.js';
 
 export interface WorkerCliOptions {
   concurrency: number;
@@ -56,12 +58,14 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
         prefetch: options.prefetch,
         // The workflow tick record grows with every tick; the worker's maintenance keeps it bounded.
         maintenance: [pruneTicksTask({ pool: handle.pool, log, retentionMs: ctx.config.jobRetentionMs }), ...monitoring.maintenance],
-        observers: [...monitoring.observers],
+        observers: [...monitoring.observers, jobEventsObserver()],
       });
+      let events: ProcessEventBus | undefined;
       const service: Service = {
         name: 'worker',
         start: async () => {
           throughput.start();
+          events = await openProcessEventBus(ctx, handle, 'worker');
           await worker.start(shutdownSignal);
           return { id: worker.id };
         },
@@ -69,6 +73,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
           await worker.stop(force);
           // After the worker's last results are written: their counts go in the last flush.
           await throughput.stop();
+          await events?.close();
         },
       };
       // Past the shutdown grace running jobs are returned to the queue; 10 s more for the writes.

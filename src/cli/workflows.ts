@@ -6,6 +6,7 @@ import { builtInStepHandlers } from '../steps/index.js';
 import { quote } from '../text.js';
 import { applyTemplates, cancel, fireCurrentMinute, parseTemplates, retry, runNow, setActive, setSchedule } from '../workflows/admin.js';
 import { type CliContext, withDatabase } from './context.js';
+import { withEventBus } from './event-bus.js';
 import { printJson, renderTable } from './output.js';
 
 /**
@@ -316,7 +317,9 @@ export async function runWorkflowsSet(
  */
 export async function runEnqueueWorkflow(ctx: CliContext, name: string, options: { json?: boolean }): Promise<number> {
   return withDatabase(ctx, async (handle) => {
-    const outcome = await fireCurrentMinute(handle.pool, builtInStepHandlers(), name, `enqueue@${os.hostname()}:${process.pid}`);
+    const outcome = await withEventBus(ctx, handle, () =>
+      fireCurrentMinute(handle.pool, builtInStepHandlers(), name, `enqueue@${os.hostname()}:${process.pid}`),
+    );
     const tick = tickTime(outcome.tick);
     if (options.json) {
       printJson(ctx.out, {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { jobIdParams, newJobBody, runWorkflowBody, templateNameParams, toNewJob } from '../api/schemas.js';
 import { InputError } from '../errors.js';
 import type { EventPublisher } from '../events/envelope.js';
+import { publishEnqueued } from '../events/job-events.js';
 import type { HttpApp } from '../http/app.js';
 import type { Logger } from '../log.js';
 import { maskSecrets } from '../mask.js';
@@ -72,6 +73,7 @@ export function registerActionRoutes(app: HttpApp, options: ActionOptions): void
         throw new InputError('unique_for is longer than the job retention (CESAR_JOB_RETENTION)', undefined, 'unique_for');
       }
       const enqueued = await enqueue(pool, newJob, registry);
+      publishEnqueued(enqueued);
       const detail = enqueued.deduplicated ? `job ${enqueued.id} has that key already` : `job ${enqueued.id} enqueued`;
       return { result: enqueued, detail };
     });

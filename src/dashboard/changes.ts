@@ -72,3 +72,31 @@ export function mergeFeeds(...feeds: ChangeFeed[]): ChangeFeed {
     },
   };
 }
+
+/** What eventBusFeed needs of the event bus. */
+export interface EventSource {
+  subscribe(options: Record<string, never>, onEvent: () => void): Promise<{ close(): Promise<void> }>;
+}
+
+/**
+ * Every event of the bus's Redis stream is a change (with PostgreSQL the bus's NOTIFYs reach
+ * postgresFeed on cesar_events instead). Redis down when the first page connects: a warning, and
+ * the pages move with the tick until a page connects again.
+ */
+export function eventBusFeed(bus: EventSource, log: Logger): ChangeFeed {
+  return lazyFeed((emit) => {
+    let stopped = false;
+    let subscription: { close(): Promise<void> } | undefined;
+    bus.subscribe({}, emit).then(
+      (s) => {
+        if (stopped) void s.close();
+        else subscription = s;
+      },
+      (err: Error) => log.warn(`Dashboard: cannot follow the event stream (${err.message}); live pages update with the tick`),
+    );
+    return () => {
+      stopped = true;
+      void subscription?.close();
+    };
+  });
+}

@@ -1,3 +1,5 @@
+import type { Logger } from '../log.js';
+
 /**
  * The event bus's one envelope: {"id", "type", "time", "data"}. Both transports (a Redis Stream
  * when REDIS_URL is set, PostgreSQL NOTIFY otherwise) carry exactly this JSON.
@@ -26,12 +28,24 @@ export const eventTypes = [
 
 export type EventType = (typeof eventTypes)[number];
 
+export function isEventType(value: string): value is EventType {
+  return (eventTypes as readonly string[]).includes(value);
+}
+
 export interface CesarEvent {
-  /** Redis: the stream entry id ("1732550000000-0"); PostgreSQL: "<ms>-<seq>" made by the publisher. */
+  /**
+   * Redis: the stream entry id ("1732550000000-0"), ordered across processes. PostgreSQL:
+   * "<ms>-<pid>-<seq>" made by the publishing process: unique across processes, ordered within one.
+   */
   id: string;
   type: EventType;
   /** ISO 8601, when the thing happened (as the publisher saw it). */
   time: string;
+  /**
+   * snake_case fields. On PostgreSQL, whose NOTIFY payloads stop at 8000 bytes, a larger envelope
+   * arrives with data cut down to its short scalar fields plus `"truncated": true` and
+   * `"original_bytes"` (the full envelope's size).
+   */
   data: Record<string, unknown>;
 }
 
@@ -76,3 +90,12 @@ export const noEvents: EventPublisher = {
   close: async () => {},
   stats: () => ({ transport: 'none', published: 0, dropped: 0, connected: false }),
 };
+
+/** Hand one event to a subscriber's callback: a callback that throws is logged, and the next event still comes. */
+export function deliverEvent(onEvent: (event: CesarEvent) => void, event: CesarEvent, log: Logger): void {
+  try {
+    onEvent(event);
+  } catch (err) {
+    log.warn(`event subscription: the handler of event ${event.id} (${event.type}) failed: ${(err as Error).message}`);
+  }
+}

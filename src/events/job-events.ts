@@ -18,3 +18,9 @@ export function jobEventsObserver(): JobLifecycleObserver {
     },
   };
 }
+
+/** A job enqueued by an operator or cron (the CLI, the API, the dashboard): after its statement committed. */
+export function publishEnqueued(job: { id: number; type: string; queue: string; runAt: Date; deduplicated: boolean }): void {
+  if (job.deduplicated) return;
+  processEvents().publish('job.enqueued', { id: job.id, type: job.type, queue: job.queue, run_at: job.runAt.toISOString() });
+}

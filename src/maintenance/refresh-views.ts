@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { isDatabaseUnreachable } from '../db/wait.js';
+import { processEvents } from '../events/process-events.js';
 import type { Logger } from '../log.js';
 import { refreshView } from '../monitoring/views.js';
 import { monitoringViews } from '../reference.js';
@@ -108,6 +109,7 @@ export function refreshViewsTask(options: RefreshViewsOptions): MaintenanceTask 
       if (state.failed) log.info(`Monitoring view ${view} refreshes again`);
       state.failed = false;
       log.debug(`Refreshed ${view} in ${Math.round(r.durationMs)} ms`);
+      processEvents().publish('view.refreshed', { view, duration_ms: Math.round(r.durationMs * 10) / 10, concurrently: r.concurrently });
     } catch (err) {
       if (isDatabaseUnreachable(err)) throw err;
       state.failed = true;

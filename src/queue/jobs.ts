@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { NotFoundError, StateError } from '../errors.js';
+import { processEvents } from '../events/process-events.js';
 import { checkJobId, type JobRow, type JobView, toJobView } from '../read-model/job-view.js';
 import { cancelSql, retrySql } from './queries.js';
 
@@ -25,7 +26,9 @@ export async function retryJob(db: Queryable, id: number): Promise<JobView> {
     throw err;
   }
   if (!rows[0]) throw await stateError(db, id, 'retried', 'only failed, cancelled or pending jobs can be retried');
-  return toJobView(rows[0]);
+  const job = toJobView(rows[0]);
+  processEvents().publish('job.enqueued', { id, type: job.type, queue: job.queue, run_at: job.run_at, retry: true });
+  return job;
 }
 
 /** Cancel a pending or running job (a running one's worker sees its lease gone and stops it). */
@@ -35,6 +38,7 @@ export async function cancelJob(db: Queryable, id: number): Promise<JobView> {
   if (!rows[0]) throw await stateError(db, id, 'cancelled', 'only pending or running jobs can be cancelled');
   // A second statement: the cancel itself is done, so a failure here costs a count, not the answer.
   await db.query({ text: countCancelledSql, values: [rows[0].queue, rows[0].job_type] }).catch(() => undefined);
+  processEvents().publish('job.cancelled', { id, type: rows[0].job_type, queue: rows[0].queue });
   return toJobView(rows[0]);
 }
 

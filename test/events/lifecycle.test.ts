@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { after, describe, it } from 'node:test';
+import type { CesarEvent } from '../../src/events/envelope.js';
+import { cesar, cesarBin, defaultHome, root } from '../helpers/cli.js';
+import { makeTemplatesRunnable, useTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/queue.js';
+import { useTestRedis } from '../helpers/redis.js';
+
+/**
+ * The events of real work, end to end: `cesar events --follow --json` in one process prints what
+ * `cesar enqueue`, `cesar worker` and `cesar workflows run` do in others, over each transport.
+ */
+
+function spawnCesar(args: string[], env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, [cesarBin, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  child.stderr!.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    lines,
+    stderr: () => stderr,
+    events: () => lines.map((l) => JSON.parse(l) as CesarEvent),
+    async stop(): Promise<number | null> {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+function lifecycleSuite(transport: 'postgres' | 'redis') {
+  describe(`events of real work over ${transport === 'redis' ? 'a Redis stream' : 'PostgreSQL NOTIFY'}`, () => {
+    const db = useTestDatabase();
+    const redis = transport === 'redis' ? useTestRedis() : undefined;
+    const running: Array<{ kill(): void }> = [];
+    after(() => {
+      for (const r of running) r.kill();
+    });
+    const env = (): Record<string, string> => ({
+      DATABASE_URL: db.url,
+      CESAR_EVENTS_STREAM: `cesar:test:${process.pid}`,
+      ...(redis ? { REDIS_URL: redis.redis.url } : {}),
+    });
+
+    it('a job enqueued by `cesar enqueue` and run by `cesar worker`: enqueued, started, succeeded, in that order', async () => {
+      const follower = spawnCesar(['events', '--follow', '--json', '--type', 'job.enqueued,job.started,job.succeeded'], env());
+      running.push(follower);
+      await waitFor('the follower to subscribe', async () => follower.stderr().includes('Following events on'));
+
+      const enqueued = await cesar(['enqueue', 'canary'], env());
+      assert.equal(enqueued.exitCode, 0, enqueued.stderr);
+      const id = Number(enqueued.stdout.trim());
+      await waitFor('job.enqueued', async () => follower.events().some((e) => e.type === 'job.enqueued' && e.data.id === id));
+
+      const worker = spawnCesar(['worker', '--concurrency', '2'], env());
+      running.push(worker);
+      await waitFor('job.succeeded', async () => follower.events().some((e) => e.type === 'job.succeeded' && e.data.id === id), 30_000);
+      assert.equal(await worker.stop(), 0, worker.stderr());
+      assert.equal(await follower.stop(), 0, follower.stderr());
+
+      const mine = follower.events().filter((e) => e.data.id === id);
+      assert.deepEqual(
+        mine.map((e) => e.type),
+        ['job.enqueued', 'job.started', 'job.succeeded'],
+      );
+      assert.deepEqual(mine[0]!.data, { id, type: 'canary', queue: 'default', run_at: mine[0]!.data.run_at });
+      assert.deepEqual(mine[2]!.data, { id, type: 'canary', queue: 'default', attempt: 1 });
+      for (const e of mine) assert.ok(!Number.isNaN(Date.parse(e.time)), e.time);
+    });
+
+    it('a workflow run: execution started, each step started and succeeded by its agent, execution succeeded', async () => {
+      await makeTemplatesRunnable(db.url);
+      const follower = spawnCesar(
+        ['events', '--follow', '--json', '--type', 'execution.started,execution.succeeded,step.started,step.succeeded'],
+        env(),
+      );
+      running.push(follower);
+      await waitFor('the follower to subscribe', async () => follower.stderr().includes('Following events on'));
+      const run = await cesar(['workflows', 'run', 'supabase_sync'], env());
+      assert.equal(run.exitCode, 0, run.stderr);
+      const executionId = Number(run.stdout.trim());
+      const worker = spawnCesar(['worker'], env());
+      running.push(worker);
+      await waitFor(
+        'execution.succeeded',
+        async () => follower.events().some((e) => e.type === 'execution.succeeded' && e.data.execution_id === executionId),
+        30_000,
+      );
+      assert.equal(await worker.stop(), 0, worker.stderr());
+      assert.equal(await follower.stop(), 0, follower.stderr());
+      const mine = follower.events().filter((e) => e.data.execution_id === executionId);
+      const steps = (mine.length - 2) / 2;
+      assert.ok(steps >= 1, JSON.stringify(mine));
+      assert.deepEqual(
+        mine.map((e) => e.type),
+        ['execution.started', ...Array.from({ length: steps }, () => ['step.started', 'step.succeeded']).flat(), 'execution.succeeded'],
+      );
+      for (const e of mine.filter((x) => x.type.startsWith('step.'))) {
+        assert.equal(typeof e.data.agent, 'string', `${e.type} names its agent`);
+        assert.equal(e.data.template, 'supabase_sync');
+      }
+    });
+  });
+}
+
+lifecycleSuite('postgres');
+lifecycleSuite('redis');

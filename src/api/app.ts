@@ -55,7 +55,7 @@ export function createApiApp(options: ApiOptions): HttpApp {
     bodyLimit: maxBodyBytes,
     maxConnections: options.maxConnections,
   });
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, pool);
   let openapi: OpenApiDocument | undefined;
 
   app.get(

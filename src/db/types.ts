@@ -324,6 +324,16 @@ export interface JobThroughputTable {
   jobs: number;
 }
 
+/** Attempts per minute, type, outcome and duration bucket (le: its upper bound in seconds), counted by the workers (schema/016). */
+export interface JobAttemptDurationsTable {
+  minute: Timestamp;
+  job_type: string;
+  outcome: 'succeeded' | 'failed' | 'timed_out';
+  le: number;
+  attempts: number;
+  total_seconds: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -391,6 +401,7 @@ export interface Database {
   ingestion_log: IngestionLogTable;
   monitoring_view_refreshes: MonitoringViewRefreshesTable;
   job_throughput: JobThroughputTable;
+  job_attempt_durations: JobAttemptDurationsTable;
   schema_migrations: SchemaMigrationsTable;
   mv_sync_lag: MvSyncLagView;
   mv_job_queue_backlog: MvJobQueueBacklogView;

@@ -2,15 +2,19 @@ import type { Queryable } from '../db/queryable.js';
 import type { Logger } from '../log.js';
 import type { MaintenanceTask } from './runner.js';
 
+/** The per-minute counters the workers write: the first column of each one's primary key is the minute. */
+const counterTables = ['job_throughput', 'job_attempt_durations'] as const;
+
 /**
- * Retention of the per-minute job counts: delete the minutes recorded before now() - $1 seconds, at
- * most an hour of them per statement, oldest first (one range of the primary key, whose first
- * column is the minute).
+ * Retention of a per-minute counter table: delete the minutes recorded before now() - $1 seconds,
+ * at most an hour of them per statement, oldest first (one range of the primary key).
  */
-const pruneThroughputSql = `
-DELETE FROM job_throughput
+function pruneMinutesSql(table: (typeof counterTables)[number]): string {
+  return `
+DELETE FROM ${table}
  WHERE minute < now() - $1 * interval '1 second'
-   AND minute < (SELECT min(minute) FROM job_throughput) + interval '1 hour'`;
+   AND minute < (SELECT min(minute) FROM ${table}) + interval '1 hour'`;
+}
 
 export interface PruneThroughputOptions {
   pool: Queryable;
@@ -21,7 +25,7 @@ export interface PruneThroughputOptions {
   everyMs?: number;
 }
 
-/** Retention: keep job_throughput to its last 7 days, in one process at a time. */
+/** Retention: keep job_throughput and job_attempt_durations to their last 7 days, in one process at a time. */
 export function pruneThroughputTask(options: PruneThroughputOptions): MaintenanceTask {
   const { pool, log } = options;
   const retentionMs = options.retentionMs ?? 7 * 86_400_000;
@@ -31,13 +35,16 @@ export function pruneThroughputTask(options: PruneThroughputOptions): Maintenanc
     everyMs: options.everyMs ?? 10 * 60_000,
     firstRunMs: 10_000,
     async run(signal) {
-      let total = 0;
-      for (;;) {
-        const { rowCount } = await pool.query({ text: pruneThroughputSql, values: [retentionMs / 1000] });
-        total += rowCount ?? 0;
-        if (!rowCount || signal.aborted) break;
+      for (const table of counterTables) {
+        let total = 0;
+        for (;;) {
+          const { rowCount } = await pool.query({ text: pruneMinutesSql(table), values: [retentionMs / 1000] });
+          total += rowCount ?? 0;
+          if (!rowCount || signal.aborted) break;
+        }
+        if (total > 0) log.debug(`Pruned ${total} ${table} row(s) older than ${retentionMs / 86_400_000} days`);
+        if (signal.aborted) return;
       }
-      if (total > 0) log.debug(`Pruned ${total} job_throughput row(s) older than ${retentionMs / 86_400_000} days`);
     },
   };
 }

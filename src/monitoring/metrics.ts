@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import client from 'prom-client';
+import type { Queryable } from '../db/queryable.js';
 import type { Database } from '../db/types.js';
+import { eventPublisherTotals } from '../events/stats.js';
 import {
-  attemptCounts,
+  type AttemptDurations,
   attemptDurations,
   databaseNow,
   listSyncSystems,
@@ -16,9 +18,10 @@ import {
 } from '../read-model/index.js';
 import { finishedJobCounts, liveJobCounts } from '../read-model/jobs.js';
 import { viewRefreshes } from '../read-model/status.js';
+import { attemptDurationBuckets } from './throughput.js';
 
-/** Upper bounds (seconds) of the job attempt and workflow step duration histograms. */
-const durationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+/** Upper bounds (seconds) of the job attempt and workflow step duration histograms: the buckets the workers count attempts in. */
+const durationBuckets = attemptDurationBuckets;
 /** Upper bounds (seconds) of the tick lag histogram: fire time minus tick time. */
 const tickLagBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60];
 
@@ -26,10 +29,11 @@ const tickLagBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60];
  * Prometheus metrics, read from the database at each scrape, so that any API process reports the
  * whole system (every worker on every machine). Jobs pending, running and failed are exact counts of
  * now, read through the partial indexes; jobs completed and cancelled are those of the last 24 hours
- * (the backlog view). Attempt counts and durations cover the retained history (CESAR_JOB_RETENTION):
- * they fall when old jobs are pruned, so use rate() over shorter windows.
+ * (the backlog view). Attempt counts and durations are the workers' per-minute counters summed over
+ * the minutes kept (the last 7 days, job_attempt_durations): they fall as old minutes are pruned, so
+ * use rate() over shorter windows.
  */
-export function createMetrics(db: Kysely<Database>): { contentType: string; render(): Promise<string> } {
+export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentType: string; render(): Promise<string> } {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cesar_api_' });
   const jobsGauge = new client.Gauge({
@@ -58,7 +62,7 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
   });
   const attemptsGauge = new client.Gauge({
     name: 'cesar_job_attempts',
-    help: 'Job attempts by type and outcome (retained history)',
+    help: 'Job attempts by type and outcome (last 7 days)',
     labelNames: ['type', 'outcome'],
     registers: [registry],
   });
@@ -90,6 +94,21 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
     labelNames: ['template'],
     registers: [registry],
   });
+  const eventsPublished = new client.Gauge({
+    name: 'cesar_events_published',
+    help: 'Events the live publishers (workers, schedulers, API, dashboard; rows updated in the last 5 minutes) have sent since they started',
+    registers: [registry],
+  });
+  const eventsDropped = new client.Gauge({
+    name: 'cesar_events_dropped',
+    help: 'Events the live publishers could not send (Redis down, buffer full) since they started',
+    registers: [registry],
+  });
+  const publishersDisconnected = new client.Gauge({
+    name: 'cesar_event_publishers_disconnected',
+    help: 'Live publishers whose event transport (Redis) is not connected',
+    registers: [registry],
+  });
   const workersLive = new client.Gauge({
     name: 'cesar_workers_live',
     help: 'Live workers (heartbeat within the live window, 2 minutes)',
@@ -100,21 +119,25 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
     contentType: registry.contentType,
     async render() {
       const now = await databaseNow(db);
-      const [jobs, finished, views, attempts, runs, sync, workers, durations, templates, schedulers, steps, lags] = await Promise.all([
+      const [jobs, finished, views, attempts, runs, sync, workers, templates, schedulers, steps, lags, events] = await Promise.all([
         liveJobCounts(db),
         finishedJobCounts(db),
         viewRefreshes(db),
-        attemptCounts(db),
+        // The attempt counts and their histogram from one read, so that they agree.
+        attemptDurations(db, durationBuckets),
         workflowRunCounts(db),
         listSyncSystems(db),
         workerCounts(db),
-        attemptDurations(db, durationBuckets),
         // Runnability is not a metric: no handler set is needed here.
         listTemplates(db, now, new Set()),
         liveSchedulerCount(db),
         stepDurations(db, durationBuckets),
         tickLags(db, tickLagBuckets),
+        eventPublisherTotals(pool),
       ]);
+      eventsPublished.set(events.published);
+      eventsDropped.set(events.dropped);
+      publishersDisconnected.set(events.disconnected);
       jobsGauge.reset();
       for (const r of jobs) jobsGauge.set({ type: r.job_type, status: r.status }, r.count);
       finishedGauge.reset();
@@ -141,9 +164,9 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
         (await registry.metrics()) +
         histogram(
           'cesar_job_attempt_duration_seconds',
-          'Duration of finished job attempts (retained history)',
+          'Duration of finished job attempts (last 7 days)',
           durationBuckets,
-          durations.map((r) => ({ labels: { type: r.job_type }, buckets: r.buckets, count: r.count, total_seconds: r.total_seconds })),
+          attemptsByType(attempts),
         ) +
         histogram(
           'cesar_workflow_step_duration_seconds',
@@ -155,6 +178,24 @@ export function createMetrics(db: Kysely<Database>): { contentType: string; rend
       );
     },
   };
+}
+
+/** The attempt histogram per job type: its outcomes' counts added up. */
+function attemptsByType(rows: AttemptDurations[]): WorkflowHistogram[] {
+  const byType = new Map<string, WorkflowHistogram>();
+  for (const r of rows) {
+    const h = byType.get(r.job_type);
+    if (!h) {
+      byType.set(r.job_type, { labels: { type: r.job_type }, buckets: [...r.buckets], count: r.count, total_seconds: r.total_seconds });
+      continue;
+    }
+    r.buckets.forEach((n, i) => {
+      h.buckets[i] = (h.buckets[i] ?? 0) + n;
+    });
+    h.count += r.count;
+    h.total_seconds += r.total_seconds;
+  }
+  return [...byType.values()];
 }
 
 /** A histogram in Prometheus text format (counts from one SQL pass, so the buckets are monotonic). */

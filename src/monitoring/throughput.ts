@@ -3,17 +3,38 @@ import { isDatabaseUnreachable, OutageReporter } from '../db/wait.js';
 import type { Logger } from '../log.js';
 import type { JobLifecycleObserver, JobOutcome } from '../queue/observer.js';
 
+/** Upper bounds (seconds) of the attempt duration buckets the workers count in: /metrics reports these. */
+export const attemptDurationBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+
 /**
- * Add counts to job_throughput. Arrays, one element per row: the age in ms (by this process's clock)
- * of the middle of the count's minute, queue, type, outcome, jobs. The minute is placed by the
- * database's now() less that age: a worker clock that is off moves no count to another minute.
+ * Add counts to job_throughput and job_attempt_durations, in one statement: both take them or
+ * neither does. Arrays, one element per row: the age in ms (by this process's clock) of the middle
+ * of the count's minute, queue, type, outcome (completed, retried, failed), the attempt's own
+ * outcome (succeeded, failed, timed_out), the upper bound of its duration bucket, the attempts and
+ * their total seconds. The minute is placed by the database's now() less that age: a worker clock
+ * that is off moves no count to another minute.
  */
 export const addThroughputSql = `
-INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs)
-SELECT date_trunc('minute', now() - c.age_ms * interval '1 millisecond'), c.queue, c.job_type, c.outcome, c.jobs
-  FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(age_ms, queue, job_type, outcome, jobs)
-    ON CONFLICT (minute, queue, job_type, outcome) DO UPDATE
-   SET jobs = job_throughput.jobs + EXCLUDED.jobs`;
+WITH counts AS (
+    SELECT date_trunc('minute', now() - u.age_ms * interval '1 millisecond') AS minute,
+           u.queue, u.job_type, u.outcome, u.attempt_outcome, u.le, u.jobs, u.seconds
+      FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[], $8::float8[])
+           AS u(age_ms, queue, job_type, outcome, attempt_outcome, le, jobs, seconds)
+), throughput AS (
+    INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs)
+    SELECT minute, queue, job_type, outcome, sum(jobs)
+      FROM counts
+     GROUP BY minute, queue, job_type, outcome
+        ON CONFLICT (minute, queue, job_type, outcome) DO UPDATE
+       SET jobs = job_throughput.jobs + EXCLUDED.jobs
+)
+INSERT INTO job_attempt_durations (minute, job_type, outcome, le, attempts, total_seconds)
+SELECT minute, job_type, attempt_outcome, le, sum(jobs), sum(seconds)
+  FROM counts
+ GROUP BY minute, job_type, attempt_outcome, le
+    ON CONFLICT (minute, job_type, outcome, le) DO UPDATE
+   SET attempts = job_attempt_durations.attempts + EXCLUDED.attempts,
+       total_seconds = job_attempt_durations.total_seconds + EXCLUDED.total_seconds`;
 
 interface Count {
   /** Minutes since the epoch, by this process's clock. */
@@ -21,7 +42,12 @@ interface Count {
   queue: string;
   jobType: string;
   outcome: JobOutcome['status'];
+  attemptOutcome: JobOutcome['attempt_outcome'];
+  /** The upper bound (seconds) of the attempts' duration bucket; Infinity above the last. */
+  le: number;
   jobs: number;
+  /** The attempts' total duration. */
+  seconds: number;
 }
 
 export interface ThroughputCounterOptions {
@@ -29,14 +55,18 @@ export interface ThroughputCounterOptions {
   log: Logger;
   /** Default 2 s. */
   flushEveryMs?: number;
-  /** Rows (minute, queue, type, outcome) kept through failed flushes; beyond it the oldest minutes are dropped. Default 10,000. */
+  /**
+   * Rows (minute, queue, type, outcome, attempt outcome, duration bucket) kept through failed
+   * flushes; beyond it the oldest minutes are dropped. Default 10,000.
+   */
   maxRows?: number;
 }
 
 /**
- * The worker's per-minute counts of job outcomes (completed, retried, failed). On the hot path it
- * only adds to counts in memory; every flushEveryMs one statement adds them to job_throughput, on
- * the pool and outside any job's transaction. A failed flush keeps its counts for the next one.
+ * The worker's per-minute counts of job outcomes (completed, retried, failed) and of attempts by
+ * outcome and duration bucket. On the hot path it only adds to counts in memory; every flushEveryMs
+ * one statement adds them to job_throughput and job_attempt_durations, on the pool and outside any
+ * job's transaction. A failed flush keeps its counts for the next one.
  */
 export class ThroughputCounter implements JobLifecycleObserver {
   private counts = new Map<string, Count>();
@@ -51,7 +81,17 @@ export class ThroughputCounter implements JobLifecycleObserver {
   finished(outcomes: readonly JobOutcome[]): void {
     const minute = Math.floor(Date.now() / 60_000);
     for (const o of outcomes) {
-      this.add({ minute, queue: o.queue, jobType: o.job_type, outcome: o.status, jobs: 1 });
+      const seconds = o.duration_ms / 1000;
+      this.add({
+        minute,
+        queue: o.queue,
+        jobType: o.job_type,
+        outcome: o.status,
+        attemptOutcome: o.attempt_outcome,
+        le: bucketOf(seconds),
+        jobs: 1,
+        seconds,
+      });
     }
   }
 
@@ -80,10 +120,12 @@ export class ThroughputCounter implements JobLifecycleObserver {
   }
 
   private add(c: Count): void {
-    const key = `${c.minute}\n${c.queue}\n${c.jobType}\n${c.outcome}`;
+    const key = `${c.minute}\n${c.queue}\n${c.jobType}\n${c.outcome}\n${c.attemptOutcome}\n${c.le}`;
     const known = this.counts.get(key);
-    if (known) known.jobs += c.jobs;
-    else this.counts.set(key, { ...c });
+    if (known) {
+      known.jobs += c.jobs;
+      known.seconds += c.seconds;
+    } else this.counts.set(key, { ...c });
   }
 
   private jobsCounted(): number {
@@ -106,7 +148,10 @@ export class ThroughputCounter implements JobLifecycleObserver {
           batch.map((c) => c.queue),
           batch.map((c) => c.jobType),
           batch.map((c) => c.outcome),
+          batch.map((c) => c.attemptOutcome),
+          batch.map((c) => c.le),
           batch.map((c) => c.jobs),
+          batch.map((c) => c.seconds),
         ],
       });
       this.outage.recovered();
@@ -132,4 +177,10 @@ export class ThroughputCounter implements JobLifecycleObserver {
       `dropped ${dropped} job outcome count(s) of the oldest minutes: more than ${max} rows were waiting for the database`,
     );
   }
+}
+
+/** The bucket of a duration: the first upper bound at or above it (Infinity above the last). */
+function bucketOf(seconds: number): number {
+  for (const le of attemptDurationBuckets) if (seconds <= le) return le;
+  return Number.POSITIVE_INFINITY;
 }

@@ -5,6 +5,13 @@ import type { ClaimedJob } from './claimer.js';
 import type { JobLifecycleObserver, JobOutcome } from './observer.js';
 import { completeSql, failSql, returnSql } from './queries.js';
 
+/** A succeeded attempt waiting to be written. */
+export interface Completion {
+  job: ClaimedJob;
+  /** From the attempt's start to its settling. */
+  durationMs: number;
+}
+
 /** A failed attempt waiting to be written. */
 export interface Failure {
   job: ClaimedJob;
@@ -13,6 +20,8 @@ export interface Failure {
   stack: string | null;
   /** Retry delay; ignored when the job is out of attempts. */
   delayMs: number;
+  /** From the attempt's start to its settling. */
+  durationMs: number;
 }
 
 /** What the completer counts (a slice of WorkerStats). */
@@ -43,11 +52,11 @@ export interface CompleterOptions {
  * a round trip records many jobs. Also gives back jobs claimed but not finished, on stop.
  */
 export class Completer {
-  private completions: ClaimedJob[] = [];
+  private completions: Completion[] = [];
   private failures: Failure[] = [];
   private writing: Promise<void> | undefined;
   /** The results of the write in flight (references, not copies: this is the hot path). */
-  private inFlight: { completions: ClaimedJob[]; failures: Failure[] } = { completions: [], failures: [] };
+  private inFlight: { completions: Completion[]; failures: Failure[] } = { completions: [], failures: [] };
   constructor(private readonly options: CompleterOptions) {}
 
   /** Writes retried every second through an outage are logged through the worker's reporter. */
@@ -55,8 +64,8 @@ export class Completer {
     return this.options.outage;
   }
 
-  complete(job: ClaimedJob): void {
-    this.completions.push(job);
+  complete(job: ClaimedJob, durationMs: number): void {
+    this.completions.push({ job, durationMs });
     this.schedule();
   }
 
@@ -88,7 +97,7 @@ export class Completer {
   /** Jobs whose result is not written yet: their leases must still be renewed by the heartbeat. */
   unwritten(): number[] {
     const { completions, failures } = this.inFlight;
-    return [...this.completions, ...completions].map((j) => j.id).concat([...this.failures, ...failures].map((f) => f.job.id));
+    return [...this.completions, ...completions, ...this.failures, ...failures].map((r) => r.job.id);
   }
 
   private pending(): boolean {
@@ -135,9 +144,9 @@ export class Completer {
     }
   }
 
-  private async writeCompletions(jobs: ClaimedJob[]): Promise<void> {
+  private async writeCompletions(completions: Completion[]): Promise<void> {
     this.options.stats.writeQueries += 1;
-    const ids = jobs.map((j) => j.id);
+    const ids = completions.map((c) => c.job.id);
     const { rows } = await this.options.pool.query<{ job_id: number }>({
       name: 'cesar_complete',
       text: completeSql,
@@ -146,11 +155,19 @@ export class Completer {
     const { observers } = this.options;
     if (!observers?.length) return;
     // Only the jobs written: one whose lease was lost meanwhile is not this worker's to report.
-    const written = rows.length === jobs.length ? undefined : new Set(rows.map((r) => Number(r.job_id)));
+    const written = rows.length === completions.length ? undefined : new Set(rows.map((r) => Number(r.job_id)));
     const outcomes: JobOutcome[] = [];
-    for (const j of jobs) {
-      if (written && !written.has(j.id)) continue;
-      outcomes.push({ id: j.id, queue: j.queue, job_type: j.job_type, attempt: j.attempts, status: 'completed' });
+    for (const { job, durationMs } of completions) {
+      if (written && !written.has(job.id)) continue;
+      outcomes.push({
+        id: job.id,
+        queue: job.queue,
+        job_type: job.job_type,
+        attempt: job.attempts,
+        status: 'completed',
+        attempt_outcome: 'succeeded',
+        duration_ms: durationMs,
+      });
     }
     this.notify(outcomes);
   }
@@ -188,7 +205,16 @@ export class Completer {
         if (!f) continue;
         const { job } = f;
         const status = r.status === 'pending' ? 'retried' : 'failed';
-        outcomes.push({ id: job.id, queue: job.queue, job_type: job.job_type, attempt: job.attempts, status, error: f.error });
+        outcomes.push({
+          id: job.id,
+          queue: job.queue,
+          job_type: job.job_type,
+          attempt: job.attempts,
+          status,
+          attempt_outcome: f.outcome,
+          duration_ms: f.durationMs,
+          error: f.error,
+        });
       }
       this.notify(outcomes);
     }

@@ -30,9 +30,9 @@ export interface RunStats {
   failed: number;
 }
 
-/** Where settled attempts go: the completer. */
+/** Where settled attempts go (with their duration in ms): the completer. */
 export interface Results {
-  complete(job: ClaimedJob): void;
+  complete(job: ClaimedJob, durationMs: number): void;
   fail(failure: Failure): void;
 }
 
@@ -80,13 +80,12 @@ export class Executor {
             reject(err);
           }
         });
+        const durationMs = performance.now() - started;
         this.options.stats.succeeded += 1;
-        this.options.results.complete(job);
-        this.options.log.info(
-          `Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${(performance.now() - started).toFixed(1)} ms`,
-        );
+        this.options.results.complete(job, durationMs);
+        this.options.log.info(`Job ${job.id} ${job.job_type} succeeded on attempt ${job.attempts} in ${durationMs.toFixed(1)} ms`);
       } catch (err) {
-        this.settleFailure(entry, type, err, ctx.log);
+        this.settleFailure(entry, type, err, ctx.log, performance.now() - started);
       } finally {
         clearTimeout(timeout);
         this.options.onSettled(entry);
@@ -122,7 +121,7 @@ export class Executor {
     };
   }
 
-  private settleFailure(entry: RunningJob, type: RunnableJobType, err: unknown, log: Logger): void {
+  private settleFailure(entry: RunningJob, type: RunnableJobType, err: unknown, log: Logger, durationMs: number): void {
     const { job } = entry;
     if (entry.abortReason === 'shutdown') return; // returned to the queue by stop()
     if (entry.abortReason === 'lease_lost') {
@@ -145,6 +144,7 @@ export class Executor {
       error: message,
       stack: timedOut || error.stack === undefined ? null : storableText(String(error.stack), 32_768),
       delayMs,
+      durationMs,
     });
   }
 }

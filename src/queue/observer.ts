@@ -8,6 +8,10 @@ export interface JobOutcome {
   /** The attempt that ended (1-based). */
   attempt: number;
   status: 'completed' | 'retried' | 'failed';
+  /** How the attempt itself ended, as job_attempts.outcome records it (a retried attempt may have timed out). */
+  attempt_outcome: 'succeeded' | 'failed' | 'timed_out';
+  /** The attempt's duration, from its start in this worker to its settling (before its result was written). */
+  duration_ms: number;
   /** The attempt's error message (retried, failed). */
   error?: string;
 }

@@ -1,8 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { AttemptOutcome, Database, JobStatus } from '../db/types.js';
+import type { Database, JobAttemptDurationsTable, JobStatus } from '../db/types.js';
 import { InputError } from '../errors.js';
 import { quote } from '../text.js';
-import { bucketCounts } from './histogram.js';
 import { checkJobId, type JobDetailView, type JobView, jobColumns, jobStatuses, toJobView } from './job-view.js';
 import { iso } from './time.js';
 
@@ -122,34 +121,56 @@ export async function queueSummary(
   return result.rows[0]!;
 }
 
-/** Attempts by job type and outcome (retained history). */
-export async function attemptCounts(db: Kysely<Database>): Promise<Array<{ job_type: string; outcome: AttemptOutcome; count: number }>> {
+/** The outcomes the workers count attempts by (job_attempts.outcome of a settled attempt). */
+export type CountedAttemptOutcome = JobAttemptDurationsTable['outcome'];
+
+/**
+ * Attempts by job type and outcome: the workers' per-minute counters (job_attempt_durations) summed
+ * over the minutes kept (7 days), so the finished history in job_attempts is never read.
+ */
+export async function attemptCounts(
+  db: Kysely<Database>,
+): Promise<Array<{ job_type: string; outcome: CountedAttemptOutcome; count: number }>> {
   return db
-    .selectFrom('job_attempts as a')
-    .innerJoin('job_queue as q', 'q.id', 'a.job_id')
-    .select(['q.job_type', 'a.outcome', sql<number>`count(*)`.as('count')])
-    .groupBy(['q.job_type', 'a.outcome'])
+    .selectFrom('job_attempt_durations')
+    .select(['job_type', 'outcome', sql<number>`sum(attempts)::bigint`.as('count')])
+    .groupBy(['job_type', 'outcome'])
+    .orderBy('job_type')
+    .orderBy('outcome')
     .execute();
 }
 
 export interface AttemptDurations {
   job_type: string;
-  /** Finished attempts whose duration is at most each bound, in the order of the bounds. */
+  outcome: CountedAttemptOutcome;
+  /** Attempts whose duration is at most each bound, in the order of the bounds (cumulative). */
   buckets: number[];
-  /** Every finished attempt, and their total duration in seconds. */
+  /** Every attempt counted, and their total duration in seconds. */
   count: number;
   total_seconds: number;
 }
 
-/** Finished attempts per job type, counted under each bound (seconds): one pass, one snapshot. */
-export async function attemptDurations(db: Kysely<Database>, bounds: number[]): Promise<AttemptDurations[]> {
-  const result = await sql<{ job_type: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
-    SELECT d.job_type, ${bucketCounts(bounds)} AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
-      FROM (SELECT q.job_type, EXTRACT(EPOCH FROM a.finished_at - a.started_at)::float8 AS seconds
-              FROM job_attempts a
-              JOIN job_queue q ON q.id = a.job_id
-             WHERE a.finished_at IS NOT NULL) d
-     GROUP BY d.job_type
-     ORDER BY d.job_type`.execute(db);
+/**
+ * Attempts per job type and outcome, counted under each bound (seconds), from the workers'
+ * per-minute counters summed over the minutes kept (7 days): one pass, one snapshot. A counter row
+ * holds the attempts of one bucket only (those above the next lower bound), so the attempts at most
+ * b seconds are the rows with le <= b. The minutes are summed per bucket first, so that the FILTERs
+ * run over a few rows rather than every minute's.
+ */
+export async function attemptDurations(db: Kysely<Database>, bounds: readonly number[]): Promise<AttemptDurations[]> {
+  const buckets = bounds.map((b) => sql`coalesce(sum(attempts) FILTER (WHERE le <= ${b}::float8), 0)::bigint`);
+  const result = await sql<{
+    job_type: string;
+    outcome: CountedAttemptOutcome;
+    buckets: Array<number | string>;
+    count: number;
+    total_seconds: number;
+  }>`
+    SELECT job_type, outcome, ARRAY[${sql.join(buckets)}] AS buckets, sum(attempts)::bigint AS count, sum(total_seconds) AS total_seconds
+      FROM (SELECT job_type, outcome, le, sum(attempts) AS attempts, sum(total_seconds) AS total_seconds
+              FROM job_attempt_durations
+             GROUP BY job_type, outcome, le) b
+     GROUP BY job_type, outcome
+     ORDER BY job_type, outcome`.execute(db);
   return result.rows.map((r) => ({ ...r, buckets: r.buckets.map(Number) }));
 }

@@ -2,12 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMetrics } from '../../src/monitoring/metrics.js';
 import { sql, useTestDatabase } from '../helpers/db.js';
+import { napMs, napperAttempts, napTimeoutMs, runNappers } from './napper-jobs.js';
+
+/** The cumulative count of one bucket of cesar_job_attempt_duration_seconds. */
+function attemptBucket(text: string, type: string, le: string): number {
+  const line = new RegExp(`^cesar_job_attempt_duration_seconds_bucket\\{type="${type}",le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm');
+  return Number(line.exec(text)?.[1]);
+}
 
 describe('/metrics', () => {
   const t = useTestDatabase();
 
-  it('reports job counts and a monotonic attempt-duration histogram per type, from one snapshot', async () => {
-    // Three finished attempts of canary (0.002 s, 0.2 s, 20 s) and one still running.
+  it("reports live job counts, and attempt counts and a monotonic duration histogram per type from the workers' counters", async () => {
     await sql(
       t.url,
       `INSERT INTO job_queue (id, job_type, status, attempts, claims, finished_at, locked_by, lease_expires_at) OVERRIDING SYSTEM VALUE VALUES
@@ -15,30 +21,77 @@ describe('/metrics', () => {
          (502, 'canary', 'failed', 2, 2, now(), NULL, NULL),
          (503, 'canary', 'in_progress', 1, 1, NULL, 'w', now() + interval '1 minute')`,
     );
+    // History that /metrics does not read: attempts no worker counted.
     await sql(
       t.url,
       `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at) VALUES
          (501, 1, 'w', 'succeeded', now() - interval '2 milliseconds', now()),
-         (502, 1, 'w', 'failed', now() - interval '200 milliseconds', now()),
-         (502, 2, 'w', 'failed', now() - interval '20 seconds', now()),
+         (502, 1, 'w', 'timed_out', now() - interval '200 milliseconds', now()),
+         (502, 2, 'w', 'timed_out', now() - interval '20 seconds', now()),
          (503, 1, 'w', 'running', now(), NULL)`,
     );
-    const text = await createMetrics(await t.handle.kysely()).render();
+    // The workers' counters: three canary attempts (0.002 s, 0.2 s and 20 s), in two minutes; one row per bucket.
+    await sql(
+      t.url,
+      `INSERT INTO job_attempt_durations (minute, job_type, outcome, le, attempts, total_seconds) VALUES
+         (date_trunc('minute', now()), 'canary', 'succeeded', 0.005, 1, 0.002),
+         (date_trunc('minute', now()), 'canary', 'failed', 0.5, 1, 0.2),
+         (date_trunc('minute', now()) - interval '1 day', 'canary', 'failed', 30, 1, 20)`,
+    );
+    const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
     // Live states only: finished jobs are counted by the workers, not read from the history.
     assert.match(text, /^cesar_jobs\{type="canary",status="failed"\} 1$/m);
     assert.match(text, /^cesar_jobs\{type="canary",status="in_progress"\} 1$/m);
     assert.doesNotMatch(text, /^cesar_jobs\{type="canary",status="completed"\}/m);
+    assert.match(text, /^cesar_job_attempts\{type="canary",outcome="succeeded"\} 1$/m);
     assert.match(text, /^cesar_job_attempts\{type="canary",outcome="failed"\} 2$/m);
-    const bucket = (le: string) =>
-      Number(
-        new RegExp(`^cesar_job_attempt_duration_seconds_bucket\\{type="canary",le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(
-          text,
-        )?.[1],
-      );
-    assert.deepEqual(['0.005', '0.1', '0.5', '10', '30', '+Inf'].map(bucket), [1, 1, 2, 2, 3, 3]);
+    assert.doesNotMatch(text, /^cesar_job_attempts\{type="canary",outcome="(timed_out|running)"\}/m);
+    assert.deepEqual(
+      ['0.005', '0.1', '0.5', '10', '30', '+Inf'].map((le) => attemptBucket(text, 'canary', le)),
+      [1, 1, 2, 2, 3, 3],
+    );
     assert.match(text, /^cesar_job_attempt_duration_seconds_count\{type="canary"\} 3$/m);
     const sum = Number(/^cesar_job_attempt_duration_seconds_sum\{type="canary"\} ([\d.]+)$/m.exec(text)?.[1]);
-    assert.ok(sum > 20.1 && sum < 20.3, String(sum));
+    assert.ok(Math.abs(sum - 20.202) < 1e-9, String(sum));
+  });
+
+  it('sums the live event publishers: sent, dropped, and those whose Redis is away (rows older than 5 minutes left out)', async () => {
+    await sql(
+      t.url,
+      `INSERT INTO event_publishers (holder, transport, published, dropped, connected, updated_at) VALUES
+         ('worker:a:1', 'redis', 100, 3, true, now()),
+         ('worker:b:2', 'redis', 50, 7, false, now()),
+         ('worker:c:3', 'redis', 1000, 1000, false, now() - interval '10 minutes')`,
+    );
+    const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
+    assert.match(text, /^cesar_events_published 150$/m);
+    assert.match(text, /^cesar_events_dropped 10$/m);
+    assert.match(text, /^cesar_event_publishers_disconnected 1$/m);
+  });
+
+  it('reports the attempts a real worker made, by outcome, and their durations', async () => {
+    await runNappers(t);
+    const truth = await napperAttempts(t.url);
+    assert.deepEqual(truth, { succeeded: 4, failed: 4, timed_out: 4 });
+    const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
+    for (const [outcome, n] of Object.entries(truth)) {
+      assert.match(text, new RegExp(`^cesar_job_attempts\\{type="napper",outcome="${outcome}"\\} ${n}$`, 'm'));
+    }
+    assert.match(text, /^cesar_job_attempt_duration_seconds_count\{type="napper"\} 12$/m);
+    const buckets = [...text.matchAll(/^cesar_job_attempt_duration_seconds_bucket\{type="napper",le="[^"]+"\} (\d+)$/gm)].map((m) =>
+      Number(m[1]),
+    );
+    assert.equal(buckets.length, 12);
+    assert.deepEqual(
+      buckets,
+      [...buckets].sort((a, b) => a - b),
+      'cumulative buckets never decrease',
+    );
+    assert.equal(buckets.at(-1), 12);
+    // Every attempt lasted at least its sleep (or its timeout, less any early timer).
+    assert.equal(attemptBucket(text, 'napper', '0.1'), 0);
+    const sum = Number(/^cesar_job_attempt_duration_seconds_sum\{type="napper"\} ([\d.]+)$/m.exec(text)?.[1]);
+    assert.ok(sum >= (8 * napMs + 4 * (napTimeoutMs - 100)) / 1000, String(sum));
   });
 
   it("reports each monitoring view's age and last refresh duration, and the jobs finished in the last 24 hours", async () => {
@@ -53,7 +106,7 @@ describe('/metrics', () => {
          (date_trunc('minute', now()), 'default', 'canary', 'cancelled', 2)`,
     );
     await sql(t.url, 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv_job_queue_backlog');
-    const text = await createMetrics(await t.handle.kysely()).render();
+    const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
     const age = Number(/^cesar_monitoring_view_age_seconds\{view="mv_sync_lag"\} ([\d.]+)$/m.exec(text)?.[1]);
     assert.ok(age >= 90, String(age));
     assert.match(text, /^cesar_monitoring_view_refresh_duration_seconds\{view="mv_sync_lag"\} 0\.25$/m);
@@ -88,7 +141,7 @@ describe('/metrics', () => {
       [templateId, executionId],
     );
     await sql(t.url, `INSERT INTO schedulers (id, hostname, pid, version) VALUES ('s', 'h', 1, 'test')`);
-    const text = await createMetrics(await t.handle.kysely()).render();
+    const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
     assert.match(text, /^cesar_workflow_runs\{template="knowledge_graph_update",status="succeeded"\} 1$/m);
     assert.match(
       text,

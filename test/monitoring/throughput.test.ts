@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import type { Queryable } from '../../src/db/queryable.js';
+import { pruneThroughputTask } from '../../src/maintenance/prune-throughput.js';
 import { ThroughputCounter } from '../../src/monitoring/throughput.js';
 import { enqueueMany } from '../../src/queue/enqueue.js';
 import { cancelJob } from '../../src/queue/jobs.js';
 import type { JobOutcome } from '../../src/queue/observer.js';
 import { sql, useTestDatabase } from '../helpers/db.js';
 import { memoryLogger, registryOf, startWorker, waitFor } from '../helpers/queue.js';
+import { napMs, napperAttempts, napTimeoutMs, runNappers } from './napper-jobs.js';
 
 /** job_throughput summed by outcome, for one job type. */
 async function counted(url: string, type: string): Promise<Record<string, number>> {
@@ -14,12 +16,33 @@ async function counted(url: string, type: string): Promise<Record<string, number
   return Object.fromEntries(rows.map((r) => [r.outcome, Number(r.jobs)]));
 }
 
-const outcome = (status: JobOutcome['status'], type = 'canary'): JobOutcome => ({
+/** job_attempt_durations summed by outcome, for one job type: attempts, total seconds (to the µs: float sums), and the attempts by bucket. */
+async function durations(url: string, type: string) {
+  const rows = await sql(
+    url,
+    `SELECT outcome, le, sum(attempts) AS attempts, sum(total_seconds) AS seconds
+       FROM job_attempt_durations WHERE job_type = $1 GROUP BY outcome, le ORDER BY outcome, le`,
+    [type],
+  );
+  const result: Record<string, { attempts: number; seconds: number; buckets: Record<string, number> }> = {};
+  for (const r of rows) {
+    result[r.outcome] ??= { attempts: 0, seconds: 0, buckets: {} };
+    const o = result[r.outcome]!;
+    o.attempts += Number(r.attempts);
+    o.seconds = Math.round((o.seconds + r.seconds) * 1e6) / 1e6;
+    o.buckets[String(r.le)] = Number(r.attempts);
+  }
+  return result;
+}
+
+const outcome = (status: JobOutcome['status'], type = 'canary', durationMs = 3): JobOutcome => ({
   id: 1,
   queue: 'default',
   job_type: type,
   attempt: 1,
   status,
+  attempt_outcome: status === 'completed' ? 'succeeded' : 'failed',
+  duration_ms: durationMs,
 });
 
 describe('job throughput counters', () => {
@@ -61,6 +84,56 @@ describe('job throughput counters', () => {
       `SELECT bool_and(minute >= date_trunc('minute', now()) - interval '1 minute' AND minute <= now()) AS recent FROM job_throughput`,
     );
     assert.equal(minutes!.recent, true, 'counted in the current minute, by the database clock');
+  });
+
+  it("count each attempt by its own outcome and duration bucket, beside its job's outcome, as the queue recorded them", async () => {
+    await runNappers(t);
+    const truth = await napperAttempts(t.url);
+    assert.deepEqual(truth, { succeeded: 4, failed: 4, timed_out: 4 });
+    assert.deepEqual(await counted(t.url, 'napper'), { completed: 4, retried: 4, failed: 4 });
+    const byOutcome = await durations(t.url, 'napper');
+    assert.deepEqual(Object.fromEntries(Object.entries(byOutcome).map(([o, d]) => [o, d.attempts])), truth);
+    // Each attempt lasted at least its sleep (or its timeout, less any early timer): none is in a bucket of 0.1 s or less.
+    assert.ok(byOutcome.succeeded!.seconds >= (4 * napMs) / 1000, String(byOutcome.succeeded!.seconds));
+    assert.ok(byOutcome.failed!.seconds >= (4 * napMs) / 1000, String(byOutcome.failed!.seconds));
+    assert.ok(byOutcome.timed_out!.seconds >= (4 * (napTimeoutMs - 100)) / 1000, String(byOutcome.timed_out!.seconds));
+    for (const d of Object.values(byOutcome)) {
+      assert.deepEqual(
+        Object.keys(d.buckets).filter((le) => Number(le) <= 0.1),
+        [],
+      );
+    }
+  });
+
+  it('count a duration in the bucket of the first bound at or above it, and a longer one than every bound in +Inf', async () => {
+    const counter = new ThroughputCounter({ pool: t.handle.pool, log: memoryLogger() });
+    counter.finished([
+      outcome('completed', 'bucketed', 5),
+      outcome('completed', 'bucketed', 5.5),
+      outcome('completed', 'bucketed', 10),
+      outcome('failed', 'bucketed', 301_000),
+    ]);
+    await counter.stop();
+    assert.deepEqual(await durations(t.url, 'bucketed'), {
+      succeeded: { attempts: 3, seconds: 0.0205, buckets: { '0.005': 1, '0.01': 2 } },
+      failed: { attempts: 1, seconds: 301, buckets: { Infinity: 1 } },
+    });
+  });
+
+  it('are pruned with job_throughput: the minutes older than 7 days go', async () => {
+    await sql(
+      t.url,
+      `INSERT INTO job_attempt_durations (minute, job_type, outcome, le, attempts, total_seconds)
+       SELECT date_trunc('minute', now()) - d * interval '1 day' - m * interval '1 minute', 'pruned', 'succeeded', 1, 1, 0.5
+         FROM unnest(ARRAY[0, 6, 8, 30]) AS d, generate_series(0, 119) AS m`,
+    );
+    await pruneThroughputTask({ pool: t.handle.pool, log: memoryLogger() }).run(new AbortController().signal);
+    const [left] = await sql(
+      t.url,
+      `SELECT round(extract(epoch FROM date_trunc('minute', now()) - min(minute)) / 86400) AS oldest_days, count(*) AS n
+         FROM job_attempt_durations WHERE job_type = 'pruned'`,
+    );
+    assert.deepEqual({ ...left }, { oldest_days: '6', n: '240' });
   });
 
   it('keep the counts of a failed flush for the next one', async () => {

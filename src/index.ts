@@ -21,6 +21,9 @@ export {
   StateError,
   UsageError,
 } from './errors.js';
+export { type EventBus, type EventBusOptions, openEventBus } from './events/bus.js';
+export { jobEventsObserver } from './events/job-events.js';
+export { processEvents, setProcessEvents } from './events/process-events.js';
 export { builtInJobTypes } from './jobs/index.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
 export { MaintenanceRunner, type MaintenanceTask } from './maintenance/runner.js';

@@ -86,8 +86,9 @@ export function buildProgram(version: string, result: ProgramResult): Command {
     .description('the six readiness checks: SCHEMA, WORKFLOWS, JOBS, MONITORING, AGENTS, DATA_FLOW')
     .option('--json', 'print one JSON document')
     .option('--watch [seconds]', 're-run in place every few seconds (default 5) until Ctrl-C', positiveSeconds)
-    .option('--live', 'then prove the running system works: API /health, a fresh worker heartbeat, a canary job completes')
+    .option('--live', 'then prove the running system works: API /health, the dashboard, a fresh worker heartbeat, a canary job completes')
     .option('--api-port <port>', 'with --live: the API port (default: found through CESAR_HOME)', integerIn(1, 65535))
+    .option('--dashboard-port <port>', 'with --live: the dashboard port (default: found through CESAR_HOME)', integerIn(1, 65535))
     .action(async (options, cmd: Command) => {
       const { runVerifyCommand } = await import('./verify.js');
       result.exitCode = await runVerifyCommand(await context(cmd), options);

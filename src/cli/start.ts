@@ -113,10 +113,14 @@ export async function runStart(ctx: CliContext, options: StartOptions): Promise<
           throw new CesarError(`cesar start failed: ${(err as Error).message}`, 'start_failed', ExitCode.checkFailed);
         }
         const apiUrl = ready.api?.url as string | undefined;
-        writeStartInfo(config.home, { pid: process.pid, started_at: new Date().toISOString(), api_url: apiUrl });
-        log.info(
-          `🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${(ready.dashboard?.url as string | undefined) ?? 'not started'}`,
-        );
+        const dashboardUrl = ready.dashboard?.url as string | undefined;
+        writeStartInfo(config.home, {
+          pid: process.pid,
+          started_at: new Date().toISOString(),
+          api_url: apiUrl,
+          dashboard_url: dashboardUrl,
+        });
+        log.info(`🎉 All systems initialized and ready! API: ${apiUrl ?? 'not started'}; dashboard: ${dashboardUrl ?? 'not started'}`);
 
         // An external server's outage is waited for by each part; the embedded one is ours to lose.
         const watch = handle.embedded ? watchEmbedded(handle.pool, config.home) : undefined;

@@ -13,6 +13,7 @@ export interface VerifyOptions {
   /** After the six checks, prove the running system works (API, worker heartbeat, a canary job). */
   live?: boolean;
   apiPort?: number;
+  dashboardPort?: number;
   /** true (default interval) or seconds. */
   watch?: boolean | number;
 }
@@ -27,12 +28,15 @@ export async function runVerifyCommand(ctx: CliContext, options: VerifyOptions):
     const report = await runVerify({ pool: handle.pool, db: await handle.kysely() });
     let live: LiveCheck[] | undefined;
     if (options.live) {
-      const { apiUrl, reason } = findApi(ctx.config.home, options.apiPort);
+      const { apiUrl, reason } = findPart(ctx.config.home, 'api', options.apiPort);
+      const dashboard = findPart(ctx.config.home, 'dashboard', options.dashboardPort);
       live = await runLiveChecks({
         pool: handle.pool,
         db: await handle.kysely(),
         apiUrl,
         apiMissingReason: reason,
+        dashboardUrl: dashboard.apiUrl,
+        dashboardMissingReason: dashboard.reason,
         heartbeatMaxAgeSeconds: 30,
         canaryTimeoutMs: 10_000,
       });
@@ -104,19 +108,20 @@ export function toJson(report: VerifyReport, database: string, server: string) {
   };
 }
 
-/** The running API: --api-port, or what `cesar start` recorded in CESAR_HOME. */
-function findApi(home: string, apiPort: number | undefined): { apiUrl?: string; reason?: string } {
-  if (apiPort !== undefined) return { apiUrl: `http://127.0.0.1:${apiPort}` };
+/** The running API or dashboard: its port flag, or what `cesar start` recorded in CESAR_HOME. */
+function findPart(home: string, part: 'api' | 'dashboard', port: number | undefined): { apiUrl?: string; reason?: string } {
+  if (port !== undefined) return { apiUrl: `http://127.0.0.1:${port}` };
   const info = readStartInfo(home);
-  if (!info) return { reason: `no running \`cesar start\` found in ${home} (no start.json); start it, or give --api-port` };
+  if (!info) return { reason: `no running \`cesar start\` found in ${home} (no start.json); start it, or give --${part}-port` };
   try {
     process.kill(info.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH')
       return { reason: `the \`cesar start\` recorded in ${home}/start.json (pid ${info.pid}) is not running` };
   }
-  if (!info.api_url) return { reason: `the \`cesar start\` of ${home} (pid ${info.pid}) runs no API` };
-  return { apiUrl: info.api_url };
+  const url = part === 'api' ? info.api_url : info.dashboard_url;
+  if (!url) return { reason: `the \`cesar start\` of ${home} (pid ${info.pid}) runs no ${part === 'api' ? 'API' : 'dashboard'}` };
+  return { apiUrl: url };
 }
 
 export function formatLive(checks: LiveCheck[]): string {

@@ -8,7 +8,7 @@ import { cancelJob } from '../queue/jobs.js';
 import { liveSchedulerCount, liveSchedulerSeconds, workerCounts } from '../read-model/index.js';
 
 export interface LiveCheck {
-  name: 'API' | 'WORKER' | 'CANARY' | 'SCHEDULER';
+  name: 'API' | 'DASHBOARD' | 'WORKER' | 'CANARY' | 'SCHEDULER';
   passed: boolean;
   summary: string;
 }
@@ -19,6 +19,9 @@ export interface LiveOptions {
   /** Base URL of the running API, or undefined when none could be found (with why). */
   apiUrl: string | undefined;
   apiMissingReason?: string;
+  /** Base URL of the running dashboard, or undefined (with why). */
+  dashboardUrl: string | undefined;
+  dashboardMissingReason?: string;
   /** A worker heartbeat older than this is stale. */
   heartbeatMaxAgeSeconds: number;
   canaryTimeoutMs: number;
@@ -34,6 +37,7 @@ export interface LiveOptions {
 export async function runLiveChecks(options: LiveOptions): Promise<LiveCheck[]> {
   const checks: LiveCheck[] = [];
   checks.push(await checkApi(options));
+  checks.push(await checkDashboard(options));
   const workers = await workerCounts(options.db, options.heartbeatMaxAgeSeconds);
   const fresh = workers.fresh;
   checks.push({
@@ -75,6 +79,31 @@ async function checkApi(options: LiveOptions): Promise<LiveCheck> {
     };
   } catch (err) {
     return { name: 'API', passed: false, summary: `${options.apiUrl}/health did not answer: ${(err as Error).message}` };
+  }
+}
+
+/** The dashboard loads: its page, and the overview's data (which reads the database). */
+async function checkDashboard(options: LiveOptions): Promise<LiveCheck> {
+  const url = options.dashboardUrl;
+  if (!url) return { name: 'DASHBOARD', passed: false, summary: options.dashboardMissingReason ?? 'no dashboard URL' };
+  try {
+    const started = performance.now();
+    const page = await fetch(`${url}/`, { signal: AbortSignal.timeout(5000) });
+    const html = await page.text();
+    if (page.status !== 200 || !html.includes('<title>cesar dashboard</title>'))
+      return { name: 'DASHBOARD', passed: false, summary: `${url}/ answered ${page.status} without the dashboard page` };
+    const data = await fetch(`${url}/dashboard-api/overview`, { signal: AbortSignal.timeout(5000) });
+    const body = (await data.json().catch(() => ({}))) as { queue?: unknown; error?: { message?: string } };
+    const ms = (performance.now() - started).toFixed(1);
+    if (data.status === 200 && body.queue !== undefined)
+      return { name: 'DASHBOARD', passed: true, summary: `${url} served its page and the overview's data in ${ms} ms` };
+    return {
+      name: 'DASHBOARD',
+      passed: false,
+      summary: `${url}/dashboard-api/overview answered ${data.status}${body.error?.message ? `: ${body.error.message}` : ''}`,
+    };
+  } catch (err) {
+    return { name: 'DASHBOARD', passed: false, summary: `${url} did not answer: ${(err as Error).message}` };
   }
 }
 

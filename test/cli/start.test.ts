@@ -166,7 +166,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     assert.equal((await fetch(`${s.apiUrl}/health`)).status, 200, 'still serving');
   });
 
-  it('passes verify --live, finding the API through CESAR_HOME', async () => {
+  it('passes verify --live, finding the API and the dashboard through CESAR_HOME', async () => {
     const r = await cesar(['verify', '--live', '--json'], { DATABASE_URL: d.url, CESAR_HOME: s.home });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout);
@@ -174,12 +174,14 @@ describe('cesar start (real processes, ephemeral ports)', () => {
       report.live.map((c: { name: string; status: string }) => [c.name, c.status]),
       [
         ['API', 'PASS'],
+        ['DASHBOARD', 'PASS'],
         ['WORKER', 'PASS'],
         ['CANARY', 'PASS'],
         ['SCHEDULER', 'PASS'],
       ],
     );
-    assert.match(report.live[2].summary, /canary job \d+ completed in [\d.]+ ms/);
+    assert.match(report.live[1].summary, /^http:\/\/127\.0\.0\.1:\d+ served its page and the overview's data in [\d.]+ ms$/);
+    assert.match(report.live[3].summary, /canary job \d+ completed in [\d.]+ ms/);
   });
 
   it('refuses a second cesar start for the same CESAR_HOME (exit 75)', async () => {
@@ -217,6 +219,7 @@ describe('cesar start (real processes, ephemeral ports)', () => {
     const r = await cesar(['verify', '--live'], { DATABASE_URL: d.url, CESAR_HOME: s.home });
     assert.equal(r.exitCode, 1);
     assert.match(r.stdout, /❌ API: FAIL - no running `cesar start` found/);
+    assert.match(r.stdout, /❌ DASHBOARD: FAIL - no running `cesar start` found .*give --dashboard-port/);
     // (The worker killed above may still count as live: its last heartbeat is seconds old.)
     assert.match(r.stdout, /LIVE: FAIL \(API/);
   });

@@ -18,6 +18,8 @@ describe('verify --live', () => {
         db: await t.handle.kysely(),
         apiUrl: undefined,
         apiMissingReason: 'no API in this test',
+        dashboardUrl: undefined,
+        dashboardMissingReason: 'no dashboard in this test',
         heartbeatMaxAgeSeconds: 30,
         canaryTimeoutMs: 1500,
         canaryPayload: { sleep_ms: 60_000 },
@@ -50,6 +52,8 @@ describe('verify --live', () => {
           db: await t.handle.kysely(),
           apiUrl: undefined,
           apiMissingReason: 'no API in this test',
+          dashboardUrl: undefined,
+          dashboardMissingReason: 'no dashboard in this test',
           heartbeatMaxAgeSeconds: 30,
           canaryTimeoutMs: 100,
         })

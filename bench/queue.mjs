@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Queue benchmark: cesar against graphile-worker 0.17 (batched) and pg-boss 10, on one PostgreSQL.
 //
-//   node bench/queue.mjs --database-url URL [--jobs 20000] [--concurrency 10] [--system cesar|graphile-worker|pg-boss|all] [--json]
+//   node bench/queue.mjs --database-url URL [--jobs 20000] [--concurrency 10] [--system cesar|graphile-worker|pg-boss|all]
+//                        [--events off|postgres|redis] [--json]
 //
 // For each system, on a fresh database of its own: bulk-enqueue N canary jobs (no sleep), drain them
 // with ONE worker process at concurrency C, then, with that worker idle, enqueue 200 single jobs about
@@ -12,9 +13,17 @@
 // "duplicates", "lost", ...}; for --system all, {"systems": {name: that object}, ...}. Also per job
 // during the drain: drain_wal_bytes_per_job (the server's WAL), drain_server_cpu_us_per_job (CPU of
 // every postgres process on this machine; only for a loopback server on Linux) and, for cesar,
-// drain_round_trips_per_job.
-import { fork } from 'node:child_process';
+// drain_round_trips_per_job; drain_worker_cpu_us_per_job is the worker process's CPU over the same window.
+//
+// --events (cesar only; default off): the cesar worker publishes its jobs' lifecycle events (job.started,
+// then job.succeeded, ...) as `cesar worker` does: the process's event bus (openEventBus, setProcessEvents)
+// and the jobEventsObserver. postgres: NOTIFY on cesar_events; redis: a Redis stream on a private
+// redis-server started for the run (no persistence) and stopped after it. The result then has `events`:
+// the bus's published and dropped counts (after the drain, and at the end) and, for redis, the
+// redis-server's CPU during the drain (drain_redis_cpu_us_per_job).
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +31,7 @@ import pg from 'pg';
 
 const _here = path.dirname(fileURLToPath(import.meta.url));
 const systems = ['cesar', 'graphile-worker', 'pg-boss'];
+const eventModes = ['off', 'postgres', 'redis'];
 
 function parseArgs(argv) {
   // prefetch: cesar's jobs claimed ahead of free slots; 500 - C gives it the same local buffer as
@@ -33,6 +43,8 @@ function parseArgs(argv) {
     latencyJobs: 200,
     databaseUrl: process.env.DATABASE_URL,
     prefetch: undefined,
+    events: 'off',
+    redisUrl: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,6 +59,8 @@ function parseArgs(argv) {
     else if (a === '--system') args.system = value();
     else if (a === '--latency-jobs') args.latencyJobs = Number(value());
     else if (a === '--prefetch') args.prefetch = Number(value());
+    else if (a === '--events') args.events = value();
+    else if (a === '--redis-url') args.redisUrl = value();
     else if (a === '--json') args.json = true;
     else if (a === '--child') args.child = value();
     else fail(`unknown argument ${a}`);
@@ -56,6 +70,7 @@ function parseArgs(argv) {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) fail('--concurrency must be a positive integer');
   args.prefetch ??= Math.max(0, 500 - args.concurrency);
   if (args.system !== 'all' && !systems.includes(args.system)) fail(`--system must be one of ${systems.join(', ')}, all`);
+  if (!eventModes.includes(args.events)) fail(`--events must be one of ${eventModes.join(', ')}`);
   return args;
 }
 
@@ -125,9 +140,12 @@ async function measureSystem(system, args, server) {
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
   await admin.query(`CREATE DATABASE ${database}`);
   const url = withDb(args.databaseUrl, database);
+  const events = system === 'cesar' ? args.events : 'off';
   let child;
   let side;
+  let redis;
   try {
+    if (events === 'redis') redis = await startRedis();
     side = await setup(system, url);
     // 1. Bulk enqueue.
     const t0 = now();
@@ -151,6 +169,9 @@ async function measureSystem(system, args, server) {
         String(args.jobs),
         '--prefetch',
         String(args.prefetch),
+        '--events',
+        events,
+        ...(redis ? ['--redis-url', redis.url] : []),
       ],
       {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -176,8 +197,10 @@ async function measureSystem(system, args, server) {
     await receive('clock');
     const walBefore = await admin.query('SELECT pg_current_wal_lsn() AS lsn');
     const serverCpuBefore = isLoopback(args.databaseUrl) ? localServerCpuMs() : null;
+    const redisCpuBefore = redis ? processCpuMs(redis.pid) : null;
     const drained = await receive('drained');
     const serverCpuMs = serverCpuBefore === null ? null : localServerCpuMs() - serverCpuBefore;
+    const redisCpuMs = redisCpuBefore === null ? null : processCpuMs(redis.pid) - redisCpuBefore;
     const wal = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [walBefore.rows[0].lsn]);
 
     // 3. Latency, with the worker idle.
@@ -201,7 +224,7 @@ async function measureSystem(system, args, server) {
       jobs: args.jobs,
       concurrency: args.concurrency,
       ...(system === 'cesar'
-        ? { prefetch: args.prefetch }
+        ? { prefetch: args.prefetch, events }
         : system === 'graphile-worker'
           ? { local_queue: 500 }
           : { batch_size: 1000, polling_interval_s: 0.5 }),
@@ -212,12 +235,24 @@ async function measureSystem(system, args, server) {
       duplicates: report.duplicates,
       lost: report.lost,
       worker_cpu_ms: report.cpuMs,
+      // The worker process's CPU over the drain's clock (its event loop runs the handlers, claims and completions).
+      drain_worker_cpu_us_per_job: Math.round(((drained.cpuMs * 1000) / drained.jobs) * 10) / 10,
       // WAL of the whole server during the drain (nothing else should run): what each job cost the database.
       drain_wal_bytes_per_job: Math.round(Number(wal.rows[0].bytes) / drained.jobs),
       // CPU of every postgres process on this machine during the drain (null where /proc is not readable).
       ...(serverCpuMs !== null ? { drain_server_cpu_us_per_job: Math.round(((serverCpuMs * 1000) / drained.jobs) * 10) / 10 } : {}),
       ...(drained.roundTrips !== undefined
         ? { drain_round_trips_per_job: Math.round((drained.roundTrips / drained.jobs) * 1000) / 1000 }
+        : {}),
+      ...(events !== 'off'
+        ? {
+            events: {
+              transport: events,
+              after_drain: drained.events,
+              at_end: report.events,
+              ...(redisCpuMs !== null ? { drain_redis_cpu_us_per_job: Math.round(((redisCpuMs * 1000) / drained.jobs) * 10) / 10 } : {}),
+            },
+          }
         : {}),
       server,
     };
@@ -228,6 +263,58 @@ async function measureSystem(system, args, server) {
     await side?.close().catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
     await admin.end();
+    await redis?.stop();
+  }
+}
+
+/** A private redis-server on a free loopback port, without persistence; stop() ends it. */
+async function startRedis() {
+  const port = await new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.once('error', (err) => fail(`cannot start redis-server: ${err.message}`));
+  const deadline = now() + 10_000;
+  for (;;) {
+    const pong = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('error', () => resolve(false));
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
+      });
+      socket.once('connect', () => socket.write('PING\r\n'));
+    });
+    if (pong) break;
+    if (server.exitCode !== null || now() > deadline) fail('redis-server did not answer on its port');
+    await sleep(50);
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: server.pid,
+    stop: async () => {
+      if (server.exitCode === null) server.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** CPU time (user + system, ms) of one process, from /proc; null if unknown. */
+function processCpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
   }
 }
 
@@ -321,12 +408,31 @@ async function child(args) {
   let roundTrips = () => undefined;
   let remaining; // SQL count of jobs not yet completed
   let start;
+  let eventStats = () => undefined;
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pool.on('error', () => {});
   if (system === 'cesar') {
-    const { Worker, JobTypeRegistry, builtInJobTypes, silentLogger, createPool } = await import('cesar');
+    const cesar = await import('cesar');
+    const { Worker, JobTypeRegistry, builtInJobTypes, silentLogger, createPool } = cesar;
     const { Kysely, PostgresDialect } = await import('kysely');
     const workerPool = createPool(url, { poolMax: 10, connectTimeoutSeconds: 10 }, 'cesar-bench');
+    // As `cesar worker` does with --events: the process's bus on the worker's pool, and the job observer.
+    let bus;
+    if (args.events !== 'off') {
+      bus = await cesar.openEventBus({
+        redisUrl: args.events === 'redis' ? args.redisUrl : undefined,
+        pool: workerPool,
+        databaseUrl: url,
+        log: silentLogger,
+        holder: `worker:bench:${process.pid}`,
+      });
+      cesar.setProcessEvents(bus);
+      eventStats = async () => {
+        await bus.flush();
+        const { published, dropped, connected } = bus.stats();
+        return { published, dropped, connected };
+      };
+    }
     // The built-in canary's declaration, with a handler that counts each execution.
     const registry = new JobTypeRegistry().add({
       ...builtInJobTypes().get('canary'),
@@ -350,9 +456,13 @@ async function child(args) {
       retentionMs: 7 * 86_400_000,
       version: 'bench',
       prefetch: args.prefetch,
+      observers: bus ? [cesar.jobEventsObserver()] : [],
     });
     start = () => worker.start();
-    stop = () => worker.stop();
+    stop = async () => {
+      await worker.stop();
+      await bus?.close();
+    };
     roundTrips = () => worker.stats.claimQueries + worker.stats.writeQueries;
     remaining = async () => Number((await pool.query(`SELECT count(*) AS n FROM job_queue WHERE status <> 'completed'`)).rows[0].n);
   } else if (system === 'graphile-worker') {
@@ -400,17 +510,23 @@ async function child(args) {
   // draining inside its start-up is neither charged for the start-up nor credited with those jobs.
   await start();
   const t0 = now();
+  const drainCpuStart = process.cpuUsage();
   const ranBeforeClock = executed;
   process.send({ type: 'clock' });
   const roundTripsBeforeClock = roundTrips() ?? 0;
   await allRan;
   while ((await remaining()) > 0) await sleep(5);
   const rt = roundTrips();
+  const drainedMs = now() - t0;
+  const drainCpu = process.cpuUsage(drainCpuStart);
   process.send({
     type: 'drained',
-    ms: now() - t0,
+    ms: drainedMs,
+    cpuMs: (drainCpu.user + drainCpu.system) / 1000,
     jobs: args.jobs - ranBeforeClock,
     roundTrips: rt === undefined ? undefined : rt - roundTripsBeforeClock,
+    // Flushed after the clock stopped: what the drain published, sent or dropped.
+    events: await eventStats(),
   });
 
   const report = await new Promise((r) =>
@@ -435,7 +551,7 @@ async function child(args) {
   ];
   const lost = expected.filter((k) => !counts.has(k)).length;
   const cpu = process.cpuUsage(cpuStart);
-  process.send({ type: 'report', starts, duplicates, lost, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
+  process.send({ type: 'report', starts, duplicates, lost, cpuMs: Math.round((cpu.user + cpu.system) / 1000), events: await eventStats() });
   await stop().catch(() => {});
   await pool.end();
   process.exit(0);

@@ -17,6 +17,7 @@
 //                    the attempt counts and durations of /metrics (attemptCounts, attemptDurations).
 // Prints one JSON object.
 import pg from 'pg';
+import { seedHistory } from './seed-history.mjs';
 
 const {
   attemptCounts,
@@ -75,45 +76,6 @@ await admin.query(`CREATE DATABASE ${database}`);
 const url = withDb(args.databaseUrl, database);
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 pool.on('error', () => {});
-
-async function seed() {
-  await pool.query(
-    `INSERT INTO job_queue (job_type, status, attempts, claims, run_at, finished_at, created_at, updated_at, last_error)
-     SELECT 'type_' || (i % 5), s.status, 1, 1, s.at, s.at, s.at, s.at,
-            CASE WHEN s.status = 'failed' THEN 'boom' END
-       FROM generate_series(1, $1) AS i,
-            LATERAL (SELECT CASE WHEN i % 100 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'cancelled' ELSE 'completed' END AS status,
-                            now() - (i % 10080) * interval '1 minute' AS at) s`,
-    [args.finished],
-  );
-  await pool.query(
-    `INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at)
-     SELECT id, 1, 'history', CASE status WHEN 'completed' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'cancelled' END,
-            finished_at - interval '20 milliseconds', finished_at
-       FROM job_queue`,
-  );
-  await pool.query(
-    `INSERT INTO job_queue (job_type, run_at)
-     SELECT 'type_' || (i % 5), CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 second' END
-       FROM generate_series(1, $1) AS i`,
-    [args.pending],
-  );
-  await pool.query(
-    `INSERT INTO job_queue (job_type, status, attempts, claims, locked_by, lease_expires_at)
-     SELECT 'type_' || (i % 5), 'in_progress', 1, 1, 'bench', now() + interval '1 hour' FROM generate_series(1, 100) AS i`,
-  );
-  const { rows } = await pool.query(`SELECT to_regclass('job_throughput') IS NOT NULL AS present`);
-  if (rows[0].present) {
-    // What workers count in a day: every minute, each type's completions, failures and cancellations.
-    await pool.query(
-      `INSERT INTO job_throughput (minute, queue, job_type, outcome, jobs)
-       SELECT date_trunc('minute', now()) - m * interval '1 minute', 'default', 'type_' || t, o, 10
-         FROM generate_series(0, 1439) AS m, generate_series(0, 4) AS t,
-              unnest(ARRAY['completed', 'retried', 'failed', 'cancelled']) AS o`,
-    );
-  }
-  await pool.query('VACUUM ANALYZE');
-}
 
 async function refreshTimes() {
   const result = {};
@@ -201,7 +163,7 @@ async function reads() {
 try {
   await migrate(pool, silentLogger);
   const loadStarted = performance.now();
-  await seed();
+  await seedHistory(pool, { finished: args.finished, pending: args.pending });
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   const refreshMs = await refreshTimes();
   const plan = await backlogPlan();

@@ -68,7 +68,7 @@ export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentT
   });
   const workflowRuns = new client.Gauge({
     name: 'cesar_workflow_runs',
-    help: 'Workflow executions by template and status',
+    help: 'Workflow executions created in the last 7 days, by template and status',
     labelNames: ['template', 'status'],
     registers: [registry],
   });
@@ -170,7 +170,7 @@ export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentT
         ) +
         histogram(
           'cesar_workflow_step_duration_seconds',
-          'Duration of finished workflow steps, by template and step',
+          'Duration of workflow steps finished in the last 7 days, by template and step',
           durationBuckets,
           steps,
         ) +

@@ -306,6 +306,10 @@ export async function workflowHistory(db: Kysely<Database>, template: string, li
 }
 
 /** Workflow executions by template and status. */
+/** The window of workflow history /metrics reads (executions and step runs are kept for good). */
+export const metricsWindowDays = 7;
+
+/** Executions created in the last metricsWindowDays, per template and status. */
 export async function workflowRunCounts(
   db: Kysely<Database>,
 ): Promise<Array<{ template: string; status: ExecutionStatus; count: number }>> {
@@ -313,6 +317,7 @@ export async function workflowRunCounts(
     .selectFrom('workflow_executions as e')
     .innerJoin('workflow_templates as t', 't.id', 'e.template_id')
     .select(['t.name as template', 'e.status', sql<number>`count(*)`.as('count')])
+    .where(sql<boolean>`e.created_at > now() - ${sql.raw(`interval '${metricsWindowDays} days'`)}`)
     .groupBy(['t.name', 'e.status'])
     .execute();
 }
@@ -326,7 +331,7 @@ export interface WorkflowHistogram {
   total_seconds: number;
 }
 
-/** Finished step runs (succeeded, failed or skipped) per template and step, counted under each bound. */
+/** Step runs finished (succeeded, failed or skipped) in the last metricsWindowDays, per template and step, counted under each bound. */
 export async function stepDurations(db: Kysely<Database>, bounds: number[]): Promise<WorkflowHistogram[]> {
   const result = await sql<{ template: string; step: string; buckets: Array<number | string>; count: number; total_seconds: number }>`
     SELECT d.template, d.step, ${bucketCounts(bounds)} AS buckets, count(*) AS count, coalesce(sum(d.seconds), 0)::float8 AS total_seconds
@@ -334,7 +339,8 @@ export async function stepDurations(db: Kysely<Database>, bounds: number[]): Pro
               FROM workflow_step_runs r
               JOIN workflow_executions e ON e.id = r.execution_id
               JOIN workflow_templates t ON t.id = e.template_id
-             WHERE r.duration_ms IS NOT NULL AND r.status IN ('succeeded', 'failed', 'skipped')) d
+             WHERE r.finished_at > now() - ${sql.raw(`interval '${metricsWindowDays} days'`)}
+               AND r.duration_ms IS NOT NULL AND r.status IN ('succeeded', 'failed', 'skipped')) d
      GROUP BY d.template, d.step
      ORDER BY d.template, d.step`.execute(db);
   return result.rows.map((r) => ({

@@ -117,7 +117,7 @@ describe('/metrics', () => {
     assert.match(text, /^cesar_jobs_finished_24h\{type="canary",status="cancelled"\} 2$/m);
   });
 
-  it('reports workflow executions, step durations, tick lag, live schedulers and late schedules', async () => {
+  it('reports workflow executions and step durations of the last 7 days (older history left out), tick lag, live schedulers and late schedules', async () => {
     await sql(t.url, `UPDATE workflow_templates SET active_since = now() - interval '1 hour' WHERE name = 'supabase_sync'`);
     const templateId = (await sql(t.url, `SELECT id FROM workflow_templates WHERE name = 'knowledge_graph_update'`))[0]!.id;
     const executionId = (
@@ -141,8 +141,25 @@ describe('/metrics', () => {
       [templateId, executionId],
     );
     await sql(t.url, `INSERT INTO schedulers (id, hostname, pid, version) VALUES ('s', 'h', 1, 'test')`);
+    // History older than the 7-day window: kept in the tables, left out of the metrics.
+    const old = (
+      await sql(
+        t.url,
+        `INSERT INTO workflow_executions (template_id, scheduled_for, status, started_at, finished_at, created_at)
+         VALUES ($1, '2025-01-01T00:30:00Z', 'succeeded', now() - interval '8 days', now() - interval '8 days', now() - interval '8 days')
+         RETURNING id`,
+        [templateId],
+      )
+    )[0]!.id;
+    await sql(
+      t.url,
+      `INSERT INTO workflow_step_runs (execution_id, step_order, name, handler, status, duration_ms, finished_at)
+       VALUES ($1, 1, 'extract_entities', 'extract_entities', 'succeeded', 5, now() - interval '8 days')`,
+      [old],
+    );
     const text = await createMetrics(await t.handle.kysely(), t.handle.pool).render();
     assert.match(text, /^cesar_workflow_runs\{template="knowledge_graph_update",status="succeeded"\} 1$/m);
+    assert.match(text, /^cesar_workflow_step_duration_seconds_count\{template="knowledge_graph_update",step="extract_entities"\} 1$/m);
     assert.match(
       text,
       /^cesar_workflow_step_duration_seconds_bucket\{template="knowledge_graph_update",step="extract_entities",le="0.05"\} 1$/m,

@@ -1,7 +1,6 @@
-import pg from 'pg';
 import type { Logger } from '../log.js';
 import { connectionError } from './connect.js';
-import type { Listener } from './listen.js';
+import { type Listener, listenConnection } from './listen.js';
 import type { Queryable } from './queryable.js';
 
 /**
@@ -28,76 +27,29 @@ export async function notifyEvents(db: Queryable, payloads: readonly string[]): 
  * LISTEN on a dedicated connection and call onPayload with each notification's payload, in order.
  * Resolves once listening (so that every notification sent afterwards arrives), or throws the
  * connection's DatabaseError. A lost connection is re-made with jittered backoff: one warning when
- * it goes, one line when it is back; a periodic SELECT 1 finds half-open sockets.
+ * it goes, one line when it is back.
  */
 export async function listenForPayloads(url: string, onPayload: (payload: string) => void, log: Logger): Promise<Listener> {
-  let client: pg.Client | undefined;
-  let stopped = false;
-  let failures = 0;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
-  // Until the first LISTEN succeeds, a failure is the caller's error, not a reconnect.
-  let started = false;
-
-  const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, keepAlive: true, application_name: `cesar-events:${process.pid}` });
-    client = c;
-    c.on('notification', (n) => {
-      if (n.channel === eventChannel && n.payload !== undefined) onPayload(n.payload);
-    });
-    c.on('error', (err) => lost(c, err));
-    c.on('end', () => lost(c));
-    await c.connect();
-    await c.query(`LISTEN ${eventChannel}`);
-    pingTimer = setInterval(() => {
-      c.query('SELECT 1').catch((err) => lost(c, err));
-    }, 30_000);
-    pingTimer.unref();
-  };
-
-  const reconnect = async (): Promise<void> => {
-    if (stopped) return;
-    try {
-      await connect();
-      log.info(`event subscription: LISTEN ${eventChannel} is back (events sent while it was away are lost)`);
-      failures = 0;
-    } catch (err) {
-      if (client) lost(client, err as Error);
-    }
-  };
-
-  const lost = (c: pg.Client, err?: Error): void => {
-    if (client !== c || stopped || !started) return;
-    client = undefined;
-    if (pingTimer) clearInterval(pingTimer);
-    c.removeAllListeners('end');
-    c.end().catch(() => undefined);
-    failures += 1;
-    if (failures === 1) {
-      log.warn(`event subscription: LISTEN ${eventChannel} connection lost${err ? `: ${err.message}` : ''}; reconnecting`);
-    }
-    const delay = Math.min(10_000, 250 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() / 2);
-    reconnectTimer = setTimeout(() => void reconnect(), delay);
-  };
-
-  const stop = async (): Promise<void> => {
-    stopped = true;
-    if (reconnectTimer) clearTimeout(reconnectTimer);
-    if (pingTimer) clearInterval(pingTimer);
-    const c = client;
-    client = undefined;
-    if (c) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => undefined);
-    }
-  };
-
+  const listener = listenConnection({
+    url,
+    channels: [eventChannel],
+    name: 'cesar-events',
+    log,
+    onNotification: (channel, payload) => {
+      if (channel === eventChannel && payload !== undefined) onPayload(payload);
+    },
+    lostLine: (err) => `event subscription: LISTEN ${eventChannel} connection lost${err ? `: ${err.message}` : ''}; reconnecting`,
+    warnOn: (failures) => failures === 1,
+    backLine: `event subscription: LISTEN ${eventChannel} is back (events sent while it was away are lost)`,
+    baseDelayMs: 250,
+    maxDelayMs: 10_000,
+    retryFirst: false,
+  });
   try {
-    await connect();
+    await listener.first;
   } catch (err) {
-    await stop();
+    await listener.stop();
     throw connectionError(err, url);
   }
-  started = true;
-  return { stop };
+  return listener;
 }

@@ -42,6 +42,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { localServerCpuMs, processCpuMs } from './proc-cpu.mjs';
 import { seedHistory } from './seed-history.mjs';
 
 const { enqueue, migrate, silentLogger } = await import('cesar');
@@ -96,52 +97,6 @@ function pct(times, p) {
 const summary = (times) => ({ p50: pct(times, 50), p95: pct(times, 95), max: pct(times, 100) });
 
 // ---------------------------------------------------------------- CPU from /proc
-
-/**
- * CPU time (user + system, ms) of all processes named postgres on this machine, including the
- * backends that have exited (their CPU moves to the postmaster's children's times, cutime and
- * cstime, when it reaps them): connections open and close during a window here (the dashboard's
- * pool, its LISTEN connections), and the sum of the live processes alone would lose theirs. null if
- * unknown. (bench/queue.mjs's version counts the live processes only: its connections stay open.)
- */
-function localServerCpuMs() {
-  let total = 0;
-  let found = false;
-  let entries;
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    // utime, stime, cutime, cstime
-    total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * tick;
-    found = true;
-  }
-  return found ? total : null;
-}
-
-/** CPU time (user + system, ms) of one process; null if unknown. */
-function processCpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------- HTTP, as a browser asks
 
@@ -391,12 +346,12 @@ async function liveWindow(base, dashboardPid, count) {
     await Promise.all(streams.map((s) => s.firstSnapshot));
     await sleep(2000);
     const before = streams.map((s) => s.snapshots);
-    const db0 = localServerCpuMs();
+    const db0 = localServerCpuMs({ withReaped: true });
     const dash0 = processCpuMs(dashboardPid);
     const t0 = performance.now();
     await sleep(args.windowSeconds * 1000);
     const seconds = (performance.now() - t0) / 1000;
-    const dbMs = localServerCpuMs() - db0;
+    const dbMs = localServerCpuMs({ withReaped: true }) - db0;
     const dashMs = processCpuMs(dashboardPid) - dash0;
     const received = streams.map((s, i) => s.snapshots - before[i]);
     return {
@@ -418,7 +373,8 @@ async function liveWindow(base, dashboardPid, count) {
 }
 
 async function live(base, dashboardPid, url) {
-  if (localServerCpuMs() === null) return { skipped: 'no postgres process readable in /proc (not a local server on Linux)' };
+  if (localServerCpuMs({ withReaped: true }) === null)
+    return { skipped: 'no postgres process readable in /proc (not a local server on Linux)' };
   const enqueuer = new pg.Pool({ connectionString: url, max: 1 });
   enqueuer.on('error', () => {});
   let stop = false;

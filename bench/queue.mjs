@@ -22,12 +22,12 @@
 // the bus's published and dropped counts (after the drain, and at the end) and, for redis, the
 // redis-server's CPU during the drain (drain_redis_cpu_us_per_job).
 import { fork, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { localServerCpuMs, processCpuMs } from './proc-cpu.mjs';
 
 const _here = path.dirname(fileURLToPath(import.meta.url));
 const systems = ['cesar', 'graphile-worker', 'pg-boss'];
@@ -307,46 +307,7 @@ async function startRedis() {
   };
 }
 
-/** CPU time (user + system, ms) of one process, from /proc; null if unknown. */
-function processCpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
-
 const isLoopback = (url) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
-
-/** CPU time (user + system, ms) of all processes named postgres on this machine; null if unknown. */
-function localServerCpuMs() {
-  let total = 0;
-  let found = false;
-  let entries;
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    total += (Number(fields[11]) + Number(fields[12])) * tick;
-    found = true;
-  }
-  return found ? total : null;
-}
 
 async function commitCeiling(databaseUrl) {
   const database = `cesar_bench_ceiling_${process.pid}`;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { publishEnqueued } from '../events/job-events.js';
 import { createHttpApp, type HttpApp } from '../http/app.js';
 import { buildOpenApi, jobBodyByType, type OpenApiDocument } from '../http/openapi.js';
@@ -14,7 +14,7 @@ import { getJob, getStatus, listJobs } from '../read-model/index.js';
 import { builtInStepHandlers } from '../steps/index.js';
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { health, ready } from './health.js';
-import { jobIdParams, listJobsQuery, newJobBody, toNewJob } from './schemas.js';
+import { enqueuedAnswer, jobIdParams, listJobsQuery, newJobBody, toNewJob } from './schemas.js';
 import { registerWorkflowRoutes } from './workflows.js';
 
 export interface ApiOptions {
@@ -144,24 +144,10 @@ export function createApiApp(options: ApiOptions): HttpApp {
       },
     },
     async (request, reply) => {
-      const newJob = toNewJob(request.body);
-      if (newJob.uniqueForMs !== undefined && options.jobRetentionMs !== undefined && newJob.uniqueForMs > options.jobRetentionMs) {
-        throw new InputError(
-          `unique_for is longer than the job retention (CESAR_JOB_RETENTION, ${Math.round(options.jobRetentionMs / 1000)} s): finished jobs and their keys are deleted after it`,
-          undefined,
-          'unique_for',
-        );
-      }
-      const job = await enqueue(pool, newJob, registry);
+      const job = await enqueue(pool, toNewJob(request.body, options.jobRetentionMs), registry);
       publishEnqueued(job);
-      return reply.code(job.deduplicated ? 200 : 201).send({
-        id: job.id,
-        deduplicated: job.deduplicated,
-        type: job.type,
-        queue: job.queue,
-        run_at: job.runAt.toISOString(),
-        status: job.status,
-      });
+      const answer = enqueuedAnswer(job);
+      return reply.code(answer.status).send(answer.body);
     },
   );
 

@@ -1,8 +1,9 @@
 import * as v from 'valibot';
 import type { ExecutionStatus } from '../db/types.js';
 import { parseDuration } from '../duration.js';
+import { InputError } from '../errors.js';
 import { parseIsoTime } from '../iso-time.js';
-import type { NewJob } from '../queue/enqueue.js';
+import type { EnqueuedJob, NewJob } from '../queue/enqueue.js';
 import { jobStatuses } from '../read-model/job-view.js';
 
 /** "must be WHAT; got INPUT": the validator puts the field's name in front. */
@@ -95,8 +96,12 @@ export const newJobBody = v.strictObject({
 
 export type NewJobBody = v.InferOutput<typeof newJobBody>;
 
-export function toNewJob(body: NewJobBody): NewJob {
-  return {
+/**
+ * The job a body asks for. A `unique_for` longer than the job retention is refused (InputError on
+ * the field): finished jobs, and their keys, are deleted after it.
+ */
+export function toNewJob(body: NewJobBody, jobRetentionMs: number | undefined): NewJob {
+  const job: NewJob = {
     type: body.type,
     payload: body.payload,
     priority: body.priority ?? undefined,
@@ -106,6 +111,29 @@ export function toNewJob(body: NewJobBody): NewJob {
     queue: body.queue,
     dedupeKey: body.key ?? undefined,
     uniqueForMs: body.unique_for == null ? undefined : parseDuration(body.unique_for),
+  };
+  if (job.uniqueForMs !== undefined && jobRetentionMs !== undefined && job.uniqueForMs > jobRetentionMs) {
+    throw new InputError(
+      `unique_for is longer than the job retention (CESAR_JOB_RETENTION, ${Math.round(jobRetentionMs / 1000)} s): finished jobs and their keys are deleted after it`,
+      undefined,
+      'unique_for',
+    );
+  }
+  return job;
+}
+
+/** The answer to an enqueue (POST /api/jobs and the dashboard's): 201, or 200 when deduplicated. */
+export function enqueuedAnswer(job: EnqueuedJob): { status: 200 | 201; body: Record<string, unknown> } {
+  return {
+    status: job.deduplicated ? 200 : 201,
+    body: {
+      id: job.id,
+      deduplicated: job.deduplicated,
+      type: job.type,
+      queue: job.queue,
+      run_at: job.runAt.toISOString(),
+      status: job.status,
+    },
   };
 }
 

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { jobIdParams, newJobBody, runWorkflowBody, templateNameParams, toNewJob } from '../api/schemas.js';
-import { InputError } from '../errors.js';
+import { enqueuedAnswer, jobIdParams, newJobBody, runWorkflowBody, templateNameParams, toNewJob } from '../api/schemas.js';
 import type { EventPublisher } from '../events/envelope.js';
 import { publishEnqueued } from '../events/job-events.js';
 import type { HttpApp } from '../http/app.js';
@@ -68,23 +67,13 @@ export function registerActionRoutes(app: HttpApp, options: ActionOptions): void
     const actor = requireActor(request, sessions);
     const body = request.body;
     const job = await performed(actor, 'job.enqueue', `job type ${nameOrQuoted(body.type)}`, async () => {
-      const newJob = toNewJob(body);
-      if (newJob.uniqueForMs !== undefined && options.jobRetentionMs !== undefined && newJob.uniqueForMs > options.jobRetentionMs) {
-        throw new InputError('unique_for is longer than the job retention (CESAR_JOB_RETENTION)', undefined, 'unique_for');
-      }
-      const enqueued = await enqueue(pool, newJob, registry);
+      const enqueued = await enqueue(pool, toNewJob(body, options.jobRetentionMs), registry);
       publishEnqueued(enqueued);
       const detail = enqueued.deduplicated ? `job ${enqueued.id} has that key already` : `job ${enqueued.id} enqueued`;
       return { result: enqueued, detail };
     });
-    return reply.code(job.deduplicated ? 200 : 201).send({
-      id: job.id,
-      deduplicated: job.deduplicated,
-      type: job.type,
-      queue: job.queue,
-      run_at: job.runAt.toISOString(),
-      status: job.status,
-    });
+    const answer = enqueuedAnswer(job);
+    return reply.code(answer.status).send(answer.body);
   });
 
   app.post(

@@ -1,39 +1,18 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { type EventBus, openEventBus } from '../../src/events/bus.js';
 import type { CesarEvent } from '../../src/events/envelope.js';
-import { cesar, cesarBin, defaultHome, root } from '../helpers/cli.js';
+import { cesar, spawnCesar } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { memoryLogger, waitFor } from '../helpers/queue.js';
 import { useTestRedis } from '../helpers/redis.js';
 
-/** `cesar events --follow ...` running: its stdout lines and stderr so far; stop() sends SIGTERM and gives the exit code. */
+/** `cesar events --follow ...` running, with following(): resolves once it is subscribed. */
 function follow(args: string[], env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [cesarBin, 'events', '--follow', ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let stderr = '';
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  child.stderr!.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const child = spawnCesar(['events', '--follow', ...args], env);
   return {
-    lines,
-    stderr: () => stderr,
-    following: () => waitFor('`cesar events --follow` to be subscribed', async () => stderr.includes('Following events on')),
-    async stop(): Promise<number | null> {
-      child.kill('SIGTERM');
-      return exited;
-    },
-    kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
+    ...child,
+    following: () => waitFor('`cesar events --follow` to be subscribed', async () => child.stderr().includes('Following events on')),
   };
 }
 

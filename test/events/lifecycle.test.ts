@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { after, describe, it } from 'node:test';
 import type { CesarEvent } from '../../src/events/envelope.js';
-import { cesar, cesarBin, defaultHome, root } from '../helpers/cli.js';
+import { cesar, spawnCesar } from '../helpers/cli.js';
 import { makeTemplatesRunnable, sql, useTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/queue.js';
 import { useTestRedis } from '../helpers/redis.js';
@@ -13,31 +11,10 @@ import { useTestRedis } from '../helpers/redis.js';
  * `cesar enqueue`, `cesar worker` and `cesar workflows run` do in others, over each transport.
  */
 
-function spawnCesar(args: string[], env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [cesarBin, ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let stderr = '';
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  child.stderr!.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    lines,
-    stderr: () => stderr,
-    events: () => lines.map((l) => JSON.parse(l) as CesarEvent),
-    async stop(): Promise<number | null> {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
+/** A long-running `cesar ...`, its stdout read as JSON envelopes. */
+function spawnWithEvents(args: string[], env: Record<string, string>) {
+  const child = spawnCesar(args, env);
+  return { ...child, events: () => child.lines.map((l) => JSON.parse(l) as CesarEvent) };
 }
 
 function lifecycleSuite(transport: 'postgres' | 'redis') {
@@ -55,7 +32,7 @@ function lifecycleSuite(transport: 'postgres' | 'redis') {
     });
 
     it('a job enqueued by `cesar enqueue` and run by `cesar worker`: enqueued, started, succeeded, in that order', async () => {
-      const follower = spawnCesar(['events', '--follow', '--json', '--type', 'job.enqueued,job.started,job.succeeded'], env());
+      const follower = spawnWithEvents(['events', '--follow', '--json', '--type', 'job.enqueued,job.started,job.succeeded'], env());
       running.push(follower);
       await waitFor('the follower to subscribe', async () => follower.stderr().includes('Following events on'));
 
@@ -82,7 +59,7 @@ function lifecycleSuite(transport: 'postgres' | 'redis') {
 
     it('a workflow run: execution started, each step started and succeeded by its agent, execution succeeded', async () => {
       await makeTemplatesRunnable(db.url);
-      const follower = spawnCesar(
+      const follower = spawnWithEvents(
         ['events', '--follow', '--json', '--type', 'execution.started,execution.succeeded,step.started,step.succeeded'],
         env(),
       );

@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
@@ -43,4 +45,34 @@ export async function cesar(
  */
 export function failedChecks(stdout: string): string[] {
   return [...stdout.matchAll(/^❌ ([A-Z_]+): FAIL$/gm)].map((m) => m[1]!);
+}
+
+/**
+ * A long-running `cesar ...` (events --follow, worker): its stdout lines and stderr so far, as they
+ * come; stop() sends SIGTERM (if it still runs) and gives the exit code; kill() is for after().
+ */
+export function spawnCesar(args: string[], env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, [cesarBin, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  child.stderr!.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    lines,
+    stderr: () => stderr,
+    async stop(): Promise<number | null> {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
 }

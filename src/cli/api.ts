@@ -1,19 +1,16 @@
 import { createApiApp } from '../api/app.js';
 import { loadApiToken } from '../auth/token.js';
 import { defaultMaxConnections } from '../http/limits.js';
-import { closeHttp, listenHttp } from '../http/listen.js';
 import { builtInJobTypes } from '../jobs/index.js';
-import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { openProcessEventBus } from './event-bus.js';
+import { runHttpService } from './http-service.js';
 
 export interface ApiCliOptions {
   apiPort: number;
   host: string;
 }
 
-/** How long requests in flight get to finish once asked to stop, before every connection is closed. */
-const stopGraceMs = 5_000;
 /** File descriptors kept out of the connection cap for Node itself, logs and spare room (the pool's are added). */
 const reservedFds = 64;
 
@@ -38,25 +35,15 @@ export async function runApi(ctx: CliContext, options: ApiCliOptions, version: s
         jobRetentionMs: ctx.config.jobRetentionMs,
         maxConnections,
       });
-      const service: Service = {
+      return runHttpService(ctx, {
         name: 'api',
-        start: async () => {
-          try {
-            const { url, port } = await listenHttp(app, { host: options.host, port: options.apiPort, flag: '--api-port' });
-            ctx.log.info(`API listening on ${url} (mutations need the bearer token from ${token.source})`);
-            return { url, port };
-          } catch (err) {
-            await app.close();
-            await events.close();
-            throw err;
-          }
-        },
-        stop: async (force) => {
-          await closeHttp(app, force);
-          await events.close();
-        },
-      };
-      return runService(service, { log: ctx.log, graceMs: stopGraceMs });
+        app,
+        host: options.host,
+        port: options.apiPort,
+        flag: '--api-port',
+        listeningLine: (url) => `API listening on ${url} (mutations need the bearer token from ${token.source})`,
+        close: () => events.close(),
+      });
     },
     { applicationName: 'cesar-api', waitForDatabase: 'the API' },
   );

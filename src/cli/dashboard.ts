@@ -3,19 +3,16 @@ import { type ChangeFeed, eventBusFeed, mergeFeeds, postgresFeed, tickFeed } fro
 import { createDashboardApp, defaultTickMs } from '../dashboard/server.js';
 import { noEvents } from '../events/envelope.js';
 import { defaultMaxConnections } from '../http/limits.js';
-import { closeHttp, listenHttp } from '../http/listen.js';
 import { builtInJobTypes } from '../jobs/index.js';
-import { runService, type Service } from '../service.js';
 import { type CliContext, describeDatabase, withDatabase } from './context.js';
 import { openProcessEventBus } from './event-bus.js';
+import { runHttpService } from './http-service.js';
 
 export interface DashboardCliOptions {
   dashboardPort: number;
   host: string;
 }
 
-/** How long requests in flight get to finish once asked to stop, before every connection is closed. */
-const stopGraceMs = 5_000;
 /** File descriptors kept out of the connection cap for Node itself, logs and spare room (the pool's and LISTEN's are added). */
 const reservedFds = 64 + 2;
 
@@ -45,25 +42,15 @@ export async function runDashboard(ctx: CliContext, options: DashboardCliOptions
         jobRetentionMs: ctx.config.jobRetentionMs,
         maxConnections: defaultMaxConnections(reservedFds + ctx.config.poolMax),
       });
-      const service: Service = {
+      return runHttpService(ctx, {
         name: 'dashboard',
-        start: async () => {
-          try {
-            const { url, port } = await listenHttp(app, { host: options.host, port: options.dashboardPort, flag: '--dashboard-port' });
-            ctx.log.info(`Dashboard listening on ${url} (actions need the API token from ${token.source})`);
-            return { url, port };
-          } catch (err) {
-            await app.close();
-            await events.close();
-            throw err;
-          }
-        },
-        stop: async (force) => {
-          await closeHttp(app, force);
-          await events.close();
-        },
-      };
-      return runService(service, { log: ctx.log, graceMs: stopGraceMs });
+        app,
+        host: options.host,
+        port: options.dashboardPort,
+        flag: '--dashboard-port',
+        listeningLine: (url) => `Dashboard listening on ${url} (actions need the API token from ${token.source})`,
+        close: () => events.close(),
+      });
     },
     { applicationName: 'cesar-dashboard', waitForDatabase: 'the dashboard' },
   );

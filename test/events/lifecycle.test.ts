@@ -92,9 +92,7 @@ function lifecycleSuite(transport: 'postgres' | 'redis') {
         JSON.stringify(mine.map((e) => [e.id, e.type, e.data.order])),
       );
       assert.equal(mine.length, 2 + 2 * steps.length, JSON.stringify(mine.map((e) => [e.type, e.data.order])));
-      // Each step's events in its own order, the steps started one after another. (A step's
-      // succeeded may come after the next step's started: the next step's job is written with the
-      // step's end, and another slot of the worker can take it before this one publishes.)
+      // Each step's events in its own order, the steps started one after another.
       const at = (type: string, order: number) => mine.findIndex((e) => e.type === type && e.data.order === order);
       for (const order of steps) {
         assert.ok(at('step.started', order) > 0, `step ${order} started`);

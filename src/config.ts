@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './mask.js';
+import { defaultSyncSettings, type SyncSettings } from './sync/settings.js';
 import { quote } from './text.js';
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
@@ -28,6 +29,8 @@ export interface Config {
   readonly jobRetentionMs: number;
   /** REDIS_URL: lifecycle events go to a Redis stream; undefined: through PostgreSQL NOTIFY. */
   readonly redisUrl: string | undefined;
+  /** The sync with Supabase: SUPABASE_DB_URL (undefined: not configured) and its CESAR_SYNC_* settings. */
+  readonly sync: SyncSettings;
 }
 
 /** Flags that override environment variables. */
@@ -52,6 +55,10 @@ export const settings = [
   ['CESAR_PG_PORT', 'port of the embedded server, 0 (a free port) or 1024 to 65535', '0'],
   ['CESAR_LISTEN', 'auto | off: workers wake on LISTEN/NOTIFY, or only poll', 'auto'],
   ['CESAR_JOB_RETENTION', 'age after which completed and cancelled jobs, and workflow ticks, are deleted, e.g. 7d, 12h', '7d'],
+  ['SUPABASE_DB_URL', 'postgres:// URL of the Supabase database (direct or session pooler, not port 6543)', 'unset: sync not configured'],
+  ['CESAR_SYNC_SAFETY_LAG', 'versions younger than this wait for the next sync run, e.g. 10s; 0 to 1h', '10s'],
+  ['CESAR_SYNC_MAX_CLOCK_SKEW', 'a sync run is refused when the two servers’ clocks differ by more, e.g. 5s', '5s'],
+  ['CESAR_SYNC_TOMBSTONE_RETENTION', 'deletes are remembered this long (once synced both ways), e.g. 30d; at least 1h', '30d'],
 ] as const;
 
 export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {
@@ -92,6 +99,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   }
 
   const redisUrl = parseRedisUrl(nonEmpty('REDIS_URL'), problems);
+  const sync = parseSyncSettings(nonEmpty, problems);
 
   if (problems.length > 0) {
     throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
@@ -108,6 +116,38 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     listen: listen as 'auto' | 'off',
     jobRetentionMs: jobRetentionMs ?? 0,
     redisUrl,
+    sync,
+  });
+}
+
+function parseSyncSettings(nonEmpty: (name: string) => string | undefined, problems: string[]): SyncSettings {
+  const supabaseDbUrl = nonEmpty('SUPABASE_DB_URL');
+  if (supabaseDbUrl !== undefined) {
+    // Checked for its shape here; the port-6543 refusal is the sync's own, at run time.
+    if (!URL.canParse(supabaseDbUrl)) problems.push('SUPABASE_DB_URL is not a URL; expected postgres://user:password@host:5432/postgres');
+    else registerSecret(safeDecode(new URL(supabaseDbUrl).password));
+  }
+  const duration = (name: string, fallback: number, min: number, max: number, example: string): number => {
+    const text = nonEmpty(name);
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < min || ms > max) {
+      problems.push(`${name} must be a duration like ${example}, from ${min / 1000}s to ${max / 1000}s; got ${quote(text)}`);
+      return fallback;
+    }
+    return ms;
+  };
+  return Object.freeze({
+    supabaseDbUrl,
+    safetyLagMs: duration('CESAR_SYNC_SAFETY_LAG', defaultSyncSettings.safetyLagMs, 0, 3_600_000, '10s'),
+    maxClockSkewMs: duration('CESAR_SYNC_MAX_CLOCK_SKEW', defaultSyncSettings.maxClockSkewMs, 0, 3_600_000, '5s'),
+    tombstoneRetentionMs: duration(
+      'CESAR_SYNC_TOMBSTONE_RETENTION',
+      defaultSyncSettings.tombstoneRetentionMs,
+      3_600_000,
+      3_650 * 86_400_000,
+      '30d',
+    ),
   });
 }
 

@@ -286,6 +286,42 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runWorkflowsSet(await context(cmd), name, options);
     });
 
+  const sync = program.command('sync').description('the sync with Supabase (SUPABASE_DB_URL): init, status, run, verify');
+  sync
+    .command('init')
+    .description('prepare the Supabase database: synced tables when missing, sync columns, triggers (idempotent)')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runSyncInit } = await import('./sync.js');
+      result.exitCode = await runSyncInit(await context(cmd), options);
+    });
+  sync
+    .command('status')
+    .description('the sync state here: last success, error, lag, rows and conflicts per table')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runSyncStatus } = await import('./sync.js');
+      result.exitCode = await runSyncStatus(await context(cmd), options);
+    });
+  sync
+    .command('run')
+    .description('sync now: pull then push every enabled table, or only TABLE')
+    .argument('[table]', 'agents, workflow_templates, memory_episodic, memory_semantic or financial_data')
+    .option('--json', 'print one JSON document')
+    .action(async (table: string | undefined, options, cmd: Command) => {
+      const { runSyncRun } = await import('./sync.js');
+      result.exitCode = await runSyncRun(await context(cmd), table, options);
+    });
+  sync
+    .command('verify')
+    .description('compare both sides by buckets of row ids and versions; list differing ids; exit 1 when they differ')
+    .argument('[table]', 'only this synced table')
+    .option('--json', 'print one JSON document')
+    .action(async (table: string | undefined, options, cmd: Command) => {
+      const { runSyncVerify } = await import('./sync.js');
+      result.exitCode = await runSyncVerify(await context(cmd), table, options);
+    });
+
   program
     .command('api')
     .description('the HTTP API (health, metrics, jobs) until SIGINT or SIGTERM')

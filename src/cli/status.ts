@@ -97,10 +97,20 @@ function formatStatus(s: StatusView, database: string): string {
   out.push('', 'Sync status per system');
   out.push(
     renderTable(
-      ['System', 'Kind', 'Enabled', 'Status', 'Last success', 'Last error'],
-      s.sync.map((x) => [x.system, x.kind, x.enabled ? 'yes' : 'no', x.status, orNever(x.last_success_at), x.last_error ?? '-']),
+      ['System', 'Kind', 'Enabled', 'Status', 'Last success', 'Pending', 'Clock skew', 'Last error'],
+      s.sync.map((x) => [
+        x.system,
+        x.kind,
+        x.enabled ? 'yes' : 'no',
+        x.status,
+        orNever(x.last_success_at),
+        x.pending_seconds === null ? '-' : `${Math.round(x.pending_seconds)} s`,
+        x.clock_skew_ms === null ? '-' : `${x.clock_skew_ms} ms`,
+        x.last_error ?? '-',
+      ]),
     ),
   );
+  for (const x of s.sync) if (x.note) out.push(dim(`  ${x.system}: ${x.note}`));
   out.push('', 'Not built yet');
   for (const n of s.not_built) out.push(dim(`  ${n.part}: ${n.note}`));
   return out.join('\n');

@@ -24,6 +24,8 @@ export interface AgentsTable {
   updated_at: DefaultTimestamp;
   max_concurrent_steps: number | null;
   last_step_at: Timestamp | null;
+  sync_id: Generated<string>;
+  origin: Generated<string>;
 }
 
 export interface AgentEventsTable {
@@ -51,6 +53,8 @@ export interface WorkflowTemplatesTable {
   catchup_max_age_seconds: Generated<number>;
   overlap: Generated<OverlapPolicy>;
   active_since: DefaultTimestamp;
+  sync_id: Generated<string>;
+  origin: Generated<string>;
 }
 
 export type CatchupPolicy = 'skip' | 'latest' | 'all';
@@ -196,6 +200,8 @@ export interface FinancialDataTable {
   data: Json;
   ingested_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  sync_id: Generated<string>;
+  origin: Generated<string>;
 }
 
 export interface MemoryEpisodicTable {
@@ -207,6 +213,8 @@ export interface MemoryEpisodicTable {
   importance: Generated<number>;
   consolidated_at: Timestamp | null;
   updated_at: DefaultTimestamp;
+  sync_id: Generated<string>;
+  origin: Generated<string>;
 }
 
 export interface MemorySemanticTable {
@@ -218,6 +226,8 @@ export interface MemorySemanticTable {
   episode_count: Generated<number>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  sync_id: Generated<string>;
+  origin: Generated<string>;
 }
 
 export interface KnowledgeNodesTable {
@@ -259,7 +269,7 @@ export interface SyncSystemsTable {
   updated_at: DefaultTimestamp;
 }
 
-export type SyncState = 'never_run' | 'running' | 'ok' | 'error';
+export type SyncState = 'never_run' | 'not_configured' | 'running' | 'ok' | 'error';
 
 export interface SyncStatusTable {
   system_name: string;
@@ -269,6 +279,10 @@ export interface SyncStatusTable {
   last_error: string | null;
   last_error_at: Timestamp | null;
   updated_at: DefaultTimestamp;
+  lag_seconds: number | null;
+  clock_skew_ms: number | null;
+  last_result: ColumnType<unknown, string | undefined, string> | null;
+  note: string | null;
 }
 
 export interface SyncTablesTable {
@@ -290,6 +304,40 @@ export interface SupabaseSyncStateTable {
   last_synced_at: Timestamp | null;
   last_error: string | null;
   updated_at: DefaultTimestamp;
+  push_cursor_id: string | null;
+  pull_cursor_id: string | null;
+  conflicts: Generated<number>;
+  push_lag_seconds: number | null;
+  pull_lag_seconds: number | null;
+  last_push_at: Timestamp | null;
+  last_pull_at: Timestamp | null;
+}
+
+/** Deletes of synced rows, kept so that they travel to the other side and beat older updates. */
+export interface SyncTombstonesTable {
+  table_name: string;
+  sync_id: string;
+  updated_at: Timestamp;
+  origin: string;
+  deleted_at: DefaultTimestamp;
+}
+
+/** Versions that lost a sync (an older incoming version, or a local change a newer one replaced), or were refused. */
+export interface SyncConflictsTable {
+  id: Generated<number>;
+  system_name: Generated<string>;
+  table_name: string;
+  sync_id: string;
+  direction: 'push' | 'pull';
+  resolution: 'kept_current' | 'kept_incoming' | 'rejected';
+  lost_updated_at: Timestamp | null;
+  lost_origin: string | null;
+  lost_deleted: Generated<boolean>;
+  lost_row: ColumnType<unknown, string | undefined, string> | null;
+  kept_updated_at: Timestamp | null;
+  kept_origin: string | null;
+  reason: string;
+  detected_at: DefaultTimestamp;
 }
 
 export interface IngestionLogTable {
@@ -350,6 +398,7 @@ export interface MvSyncLagView {
   status: string | null;
   last_success_at: Date | null;
   lag_seconds: string | null;
+  pending_seconds: number | null;
   last_error: string | null;
   refreshed_at: Date;
 }
@@ -398,6 +447,8 @@ export interface Database {
   sync_status: SyncStatusTable;
   sync_tables: SyncTablesTable;
   supabase_sync_state: SupabaseSyncStateTable;
+  sync_tombstones: SyncTombstonesTable;
+  sync_conflicts: SyncConflictsTable;
   ingestion_log: IngestionLogTable;
   monitoring_view_refreshes: MonitoringViewRefreshesTable;
   job_throughput: JobThroughputTable;

@@ -123,7 +123,10 @@ export interface SyncLagRow {
   enabled: boolean;
   status: string | null;
   last_success_at: string | null;
+  /** Seconds since the last successful sync. */
   lag_seconds: number | null;
+  /** Age of the oldest change not yet sent at the end of the last run (0: none waited). */
+  pending_seconds: number | null;
   last_error: string | null;
   refreshed_at: string;
 }

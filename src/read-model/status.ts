@@ -83,6 +83,11 @@ export async function getStatus(db: Kysely<Database>, handlers: ReadonlySet<stri
     monitoring_views: views,
     sync,
     workers,
-    not_built: [{ part: 'sync', note: 'not built yet: no sync has run; statuses are the configured initial state' }],
+    not_built: [
+      {
+        part: 'financial_api, email_ingest',
+        note: 'not built yet: these sync systems never run; their status is the configured initial state',
+      },
+    ],
   };
 }

@@ -6,12 +6,18 @@ export interface SyncSystemView {
   system: string;
   kind: string;
   enabled: boolean;
-  /** never_run, running, ok, error; "no status row" when the system has none. */
+  /** never_run, not_configured, running, ok, error; "no status row" when the system has none. */
   status: string;
   last_success_at: string | null;
   last_error: string | null;
   /** Seconds since the last successful sync (the database's clock); null when it never succeeded. */
   lag_seconds: number | null;
+  /** Age of the oldest change not yet sent at the end of the last run (0: none waited). */
+  pending_seconds: number | null;
+  /** The other server's clock lead on ours at the last run, in ms. */
+  clock_skew_ms: number | null;
+  /** Why it is not configured, and what to set. */
+  note: string | null;
 }
 
 /** Each configured sync system with its state. */
@@ -26,6 +32,9 @@ export async function listSyncSystems(db: Kysely<Database>): Promise<SyncSystemV
       'st.status',
       'st.last_success_at',
       'st.last_error',
+      'st.lag_seconds as pending_seconds',
+      'st.clock_skew_ms',
+      'st.note',
       sql<number | null>`EXTRACT(EPOCH FROM now() - st.last_success_at)::float8`.as('lag_seconds'),
     ])
     .orderBy('s.name')
@@ -38,5 +47,8 @@ export async function listSyncSystems(db: Kysely<Database>): Promise<SyncSystemV
     last_success_at: iso(s.last_success_at),
     last_error: s.last_error,
     lag_seconds: s.lag_seconds,
+    pending_seconds: s.pending_seconds,
+    clock_skew_ms: s.clock_skew_ms,
+    note: s.note,
   }));
 }

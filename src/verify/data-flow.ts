@@ -1,8 +1,11 @@
-import { listSyncSystems } from '../read-model/index.js';
+import { listSyncSystems, type SyncSystemView } from '../read-model/index.js';
 import { requiredSyncSystems, requiredSyncTables } from '../reference.js';
 import { attempt, type Check } from './types.js';
 
-/** DATA_FLOW: the sync configuration: 5 tables synced with Supabase and 3 enabled sync systems. */
+/**
+ * DATA_FLOW: the sync configuration (5 tables synced with Supabase, 3 enabled sync systems) and the
+ * state of the sync: not configured is said as such; a failed last run fails the check.
+ */
 export const checkDataFlow: Check = async ({ pool, db }) => {
   const problems: string[] = [];
   const facts: string[] = [];
@@ -43,9 +46,10 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
       else if (s.status === 'no status row') problems.push(`sync system ${name} has no sync_status row`);
     }
     facts.push(`Sync systems: ${systems.filter((s) => s.enabled).length} enabled`);
-    for (const s of systems) facts.push(`  - ${s.system} (${s.kind}${s.enabled ? '' : ', disabled'}): last sync ${s.status}`);
+    for (const s of systems) facts.push(`  - ${s.system} (${s.kind}${s.enabled ? '' : ', disabled'}): ${describeSystem(s)}`);
+    const supabase = systems.find((s) => s.system === 'supabase');
+    if (supabase?.status === 'error') problems.push(`the sync with Supabase failed: ${supabase.last_error ?? 'no error recorded'}`);
   }
-  facts.push('Sync jobs: not built yet: the sync configuration is checked, no sync runs');
   return {
     passed: problems.length === 0,
     summary: `${tables?.length ?? 0} sync tables, ${systems?.length ?? 0} sync systems`,
@@ -53,3 +57,23 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
     facts,
   };
 };
+
+/** What a sync system's state means, in words: the sync with Supabase runs; the other two are not built yet. */
+function describeSystem(s: SyncSystemView): string {
+  if (s.system !== 'supabase') return `not built yet (last sync ${s.status}: the configured initial state)`;
+  switch (s.status) {
+    case 'not_configured':
+      return `not configured: ${s.note ?? 'SUPABASE_DB_URL is not set'}`;
+    case 'never_run':
+      return 'has not run yet (the supabase_sync workflow runs every 15 minutes)';
+    case 'ok': {
+      const pending = s.pending_seconds === null ? '' : `, oldest change waiting ${Math.round(s.pending_seconds)} s`;
+      const skew = s.clock_skew_ms === null ? '' : `, clock skew ${s.clock_skew_ms} ms`;
+      return `ok, last success ${s.last_success_at}${pending}${skew}`;
+    }
+    case 'error':
+      return `failed: ${s.last_error ?? 'no error recorded'}`;
+    default:
+      return s.status;
+  }
+}

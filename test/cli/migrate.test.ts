@@ -142,7 +142,9 @@ describe('cesar migrate', () => {
   it('refuses, naming the file, when an applied file changed', async () => {
     const d = await emptyDatabase();
     await withSchemaDir(d.url, async (dir, pool) => {
-      for (const f of fs.readdirSync(schemaDir)) fs.copyFileSync(path.join(schemaDir, f), path.join(dir, f));
+      for (const f of fs.readdirSync(schemaDir).filter((name) => name.endsWith('.sql'))) {
+        fs.copyFileSync(path.join(schemaDir, f), path.join(dir, f));
+      }
       await migrate(pool, silentLogger, readMigrationFiles(dir));
       fs.appendFileSync(path.join(dir, '003_queue.sql'), '\n-- an edit after the fact\n');
       await assert.rejects(migrate(pool, silentLogger, readMigrationFiles(dir)), (err: Error & { exitCode: number }) => {

@@ -42,10 +42,10 @@ describe('cesar status', () => {
       assert.ok(r.stdout.includes(heading), heading);
     }
     assert.match(r.stdout, /│ canary\s+│ pending\s+│ 2\s+│/);
-    // Never fired by a scheduler (the execution was made by hand), not runnable yet, its last execution succeeded.
+    // Never fired by a scheduler (the execution was made by hand), runnable (its handlers are built), its last execution succeeded.
     assert.match(
       r.stdout,
-      /│ supabase_sync\s+│ \*\/15 \* \* \* \* UTC\s+│ yes\s+│ no: 3 step\(s\) without handler\s+│ never\s+│ succeeded\s+│/,
+      /│ supabase_sync\s+│ \*\/15 \* \* \* \* UTC\s+│ yes\s+│ yes\s+│ never\s+│ succeeded\s+│/,
     );
     assert.match(r.stdout, /│ email_ingest\s+│ mailbox\s+│ yes\s+│ never_run\s+│ never/);
     assert.match(r.stdout, /schedulers alive: 0: nothing fires/);
@@ -135,12 +135,8 @@ describe('cesar status', () => {
       ['email_ingest', 'financial_api', 'supabase'],
     );
     assert.equal(status.schedulers_live, 0);
-    assert.equal(sync.runnable, false);
-    assert.deepEqual(sync.missing_steps, [
-      'pull_remote_changes (handler pull_changes)',
-      'push_local_changes (handler push_changes)',
-      'record_sync_status (handler record_sync_status)',
-    ]);
+    assert.equal(sync.runnable, true);
+    assert.deepEqual(sync.missing_steps, []);
     assert.deepEqual(status.workers, []);
     assert.doesNotMatch(r.stdout, /:[^:*@/]+@127/, 'no password in the printed URL');
   });

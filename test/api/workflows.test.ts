@@ -86,7 +86,7 @@ describe('HTTP API: workflows and executions (in process, app.inject)', () => {
   };
 
   describe('reads', () => {
-    it('GET /api/workflows lists the 5 reference templates, not runnable, naming their missing steps', async () => {
+    it('GET /api/workflows lists the 5 reference templates; the four without handlers not runnable, naming their missing steps', async () => {
       const response = await get('/api/workflows');
       assert.equal(response.statusCode, 200, response.body);
       const body = response.json() as {
@@ -100,7 +100,8 @@ describe('HTTP API: workflows and executions (in process, app.inject)', () => {
         body.templates.map((x) => x.name),
         names,
       );
-      for (const template of body.templates) {
+      // supabase_sync has its handlers (the sync); the other four do not yet.
+      for (const template of body.templates.filter((x) => x.name !== 'supabase_sync')) {
         assert.equal(template.runnable, false, template.name);
         const missing = await missingOf(template.name);
         assert.ok(missing.length > 0, `${template.name} has steps without a handler`);
@@ -109,12 +110,12 @@ describe('HTTP API: workflows and executions (in process, app.inject)', () => {
     });
 
     it('GET /api/workflows/:name answers one template with its history; 404 for an unknown one', async () => {
-      const response = await get('/api/workflows/supabase_sync');
+      const response = await get('/api/workflows/memory_consolidation');
       assert.equal(response.statusCode, 200, response.body);
       const template = response.json();
-      assert.equal(template.name, 'supabase_sync');
+      assert.equal(template.name, 'memory_consolidation');
       assert.equal(template.runnable, false);
-      assert.deepEqual(template.missing_steps, await missingOf('supabase_sync'));
+      assert.deepEqual(template.missing_steps, await missingOf('memory_consolidation'));
       assert.deepEqual(template.history, [], 'it never fired');
       const missing = assertError(await get('/api/workflows/no_such_template'), 404, 'not_found');
       assert.match(missing.message, /no workflow template "no_such_template"/);
@@ -261,7 +262,7 @@ describe('HTTP API: workflows and executions (in process, app.inject)', () => {
   describe('refusals', () => {
     it('POST run of a reference template is 409 naming its missing steps, and creates nothing', async () => {
       const before = await count('workflow_executions');
-      for (const name of ['supabase_sync', 'daily_financial_analysis']) {
+      for (const name of ['memory_consolidation', 'daily_financial_analysis']) {
         const error = assertError(await post(`/api/workflows/${name}/run`, {}), 409, 'invalid_state');
         const missing = await missingOf(name);
         assert.ok(missing.length > 0);

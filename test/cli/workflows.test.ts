@@ -31,13 +31,8 @@ const canarySteps = [
   { name: 'third', agent_type: 'monitor', handler: 'canary' },
 ];
 
-/** The reference templates' steps, none of whose handlers is built yet (schema/007_reference_data.sql). */
+/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync has all of its. */
 const referenceMissing: Record<string, string[]> = {
-  supabase_sync: [
-    'pull_remote_changes (handler pull_changes)',
-    'push_local_changes (handler push_changes)',
-    'record_sync_status (handler record_sync_status)',
-  ],
   daily_financial_analysis: [
     'fetch_market_data (handler fetch_market_data)',
     'analyze_portfolio (handler analyze_portfolio)',
@@ -109,7 +104,7 @@ describe('cesar workflows (the built binary on a real database)', () => {
     assert.equal(r.stdout, '', args.join(' '));
   }
 
-  it('applies a canary template from a file; list shows it runnable and the five reference templates not runnable, naming their missing steps', async () => {
+  it('applies a canary template from a file; list shows it runnable and the four reference templates without handlers not runnable, naming their missing steps', async () => {
     const created = await apply([
       { name: 'wf_canaries', description: 'three canaries', cron: '*/5 * * * *', steps: canarySteps },
       { name: 'wf_half', cron: '0 0 * * *', steps: [canarySteps[0], { name: 'later', agent_type: 'monitor', handler: 'not_built' }] },
@@ -132,7 +127,7 @@ describe('cesar workflows (the built binary on a real database)', () => {
     assert.equal(text.exitCode, 0, text.stderr);
     assert.match(text.stdout, /^Schedulers alive: 0 /);
     assert.match(text.stdout, /│ wf_canaries\s+│ \*\/5 \* \* \* \* UTC\s+│ latest \/ skip\s+│ yes\s+│ yes\s+│ never/);
-    assert.match(text.stdout, /│ supabase_sync\s+│.*│ no: pull_remote_changes, push_local_changes/);
+    assert.match(text.stdout, /│ memory_consolidation\s+│.*│ no: consolidate_episodes, summarize_topics/);
 
     const again = await apply({ name: 'wf_canaries', cron: '*/5 * * * *', steps: canarySteps });
     assert.match(again.stdout, /^Updated template wf_canaries/);
@@ -197,9 +192,9 @@ describe('cesar workflows (the built binary on a real database)', () => {
   it('refuses to run a template that is not runnable, in one line naming the missing steps (exit 65), creating nothing', async () => {
     const before = await executionCount();
     await refused(
-      ['workflows', 'run', 'supabase_sync'],
+      ['workflows', 'run', 'memory_consolidation'],
       65,
-      /template supabase_sync is not runnable: no step handler for pull_remote_changes \(handler pull_changes\), push_local_changes \(handler push_changes\), record_sync_status \(handler record_sync_status\)/,
+      /template memory_consolidation is not runnable: no step handler for consolidate_episodes \(handler consolidate_episodes\), summarize_topics \(handler summarize_topics\), prune_old_episodes \(handler prune_episodes\)/,
     );
     await refused(['workflows', 'run', 'no_such_template'], 65, /no workflow template "no_such_template"/);
     await refused(['workflows', 'run', 'wf_canaries', '--input', '[1, 2]'], 65, /the input must be a JSON object/);

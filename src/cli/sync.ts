@@ -1,5 +1,5 @@
 import { ConfigError, UsageError } from '../errors.js';
-import { listSyncSystems } from '../read-model/index.js';
+import { listSyncSystems, listSyncTables } from '../read-model/index.js';
 import type { TableSyncResult } from '../sync/engine.js';
 import { initRemote } from '../sync/init.js';
 import { notConfiguredNote, openRemote, requirePrepared } from '../sync/remote.js';
@@ -43,27 +43,11 @@ export async function runSyncStatus(ctx: CliContext, options: SyncCliOptions): P
   return withDatabase(ctx, async (handle) => {
     const db = await handle.kysely();
     const system = (await listSyncSystems(db)).find((s) => s.system === 'supabase');
-    const tables = await db
-      .selectFrom('supabase_sync_state as s')
-      .innerJoin('sync_tables as t', 't.table_name', 's.table_name')
-      .select([
-        's.table_name',
-        't.direction',
-        't.enabled',
-        's.rows_pushed',
-        's.rows_pulled',
-        's.conflicts',
-        's.push_lag_seconds',
-        's.pull_lag_seconds',
-        's.last_synced_at',
-        's.last_error',
-      ])
-      .orderBy('s.table_name')
-      .execute();
+    const tables = await listSyncTables(db);
     const view = {
       configured: ctx.config.sync.supabaseDbUrl !== undefined,
       system: system ?? null,
-      tables: tables.map((t) => ({ ...t, last_synced_at: t.last_synced_at?.toISOString() ?? null })),
+      tables,
     };
     if (options.json) {
       printJson(ctx.out, view);

@@ -27,7 +27,7 @@ export {
   queueSummary,
 } from './jobs.js';
 export { getStatus, type StatusView } from './status.js';
-export { listSyncSystems, type SyncSystemView } from './sync.js';
+export { listSyncSystems, listSyncTables, type SyncSystemView, type SyncTableView } from './sync.js';
 export { listWorkers, liveWorkerSeconds, type WorkerState, type WorkerView, workerCounts } from './workers.js';
 export {
   databaseNow,

@@ -52,3 +52,38 @@ export async function listSyncSystems(db: Kysely<Database>): Promise<SyncSystemV
     note: s.note,
   }));
 }
+
+export interface SyncTableView {
+  table_name: string;
+  direction: string;
+  enabled: boolean;
+  rows_pushed: number;
+  rows_pulled: number;
+  conflicts: number;
+  push_lag_seconds: number | null;
+  pull_lag_seconds: number | null;
+  last_synced_at: string | null;
+  last_error: string | null;
+}
+
+/** Each table synced with Supabase: its direction, rows moved, conflicts, lag and last error. */
+export async function listSyncTables(db: Kysely<Database>): Promise<SyncTableView[]> {
+  const rows = await db
+    .selectFrom('supabase_sync_state as s')
+    .innerJoin('sync_tables as t', 't.table_name', 's.table_name')
+    .select([
+      's.table_name',
+      't.direction',
+      't.enabled',
+      's.rows_pushed',
+      's.rows_pulled',
+      's.conflicts',
+      's.push_lag_seconds',
+      's.pull_lag_seconds',
+      's.last_synced_at',
+      's.last_error',
+    ])
+    .orderBy('s.table_name')
+    .execute();
+  return rows.map((t) => ({ ...t, last_synced_at: iso(t.last_synced_at) }));
+}

@@ -137,9 +137,10 @@ async function createTableOnce(pool: pg.Pool): Promise<void> {
   try {
     await pool.query(createMigrationsTable);
   } catch (err) {
-    // Two migrators creating it at the same instant: the loser sees a duplicate; the table exists.
+    // Two migrators creating it at the same instant: the loser sees a duplicate (of the key, the
+    // table, or its row type: 42710 "type already exists"); the table exists.
     const code = (err as { code?: string }).code;
-    if (code !== '23505' && code !== '42P07') throw err;
+    if (code !== '23505' && code !== '42P07' && code !== '42710') throw err;
   }
 }
 

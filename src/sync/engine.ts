@@ -114,16 +114,22 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
     // On the target, the versions written there after its own cursor in the other direction were not sent yet.
     const unsent = cursors[direction === 'pull' ? 'push' : 'pull'];
     const bound = (await source.query<{ upper: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.upper;
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const page = (
+    const readPage = async (after: Cursor): Promise<Page> =>
+      (
         await source.query<Page>({
           text: readPageSql(table),
-          values: [sourceOrigin, cursor.at, cursor.id, bound, options.pageSize],
+          values: [sourceOrigin, after.at, after.id, bound, options.pageSize],
         })
       ).rows[0]!;
+    let reading: Promise<Page> | undefined = readPage(cursor);
+    while (reading) {
+      options.signal?.throwIfAborted();
+      const page: Page = await reading;
       if (page.count === 0) break;
       const next = { at: page.cursor_at, id: page.cursor_id };
+      // A full page: the next one is read on the source while this one is written on the target.
+      reading = page.count === options.pageSize ? readPage(next) : undefined;
+      reading?.catch(() => undefined);
       let applied: ApplyResult;
       if (direction === 'pull') {
         applied = await withClientTransaction(local, async (q) => {
@@ -143,7 +149,6 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
       if (!(await acquireLease(local, lease, holder, leaseSeconds))) {
         throw new Error(`lost the lease on syncing ${table.name} (${direction}) to another process; it goes on from the cursor`);
       }
-      if (page.count < options.pageSize) break;
     }
     const waiting = await source.query<{ lag_seconds: number | null }>({
       text: oldestWaitingSql(table),

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { providerNames } from './market/bars.js';
+import { defaultMarketSettings, type MarketSettings } from './market/settings.js';
 import { registerSecret } from './mask.js';
 import { defaultSyncSettings, type SyncSettings } from './sync/settings.js';
 import { quote } from './text.js';
@@ -31,6 +33,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** The sync with Supabase: SUPABASE_DB_URL (undefined: not configured) and its CESAR_SYNC_* settings. */
   readonly sync: SyncSettings;
+  /** Market data: CESAR_MARKET_* and ALPHAVANTAGE_API_KEY. */
+  readonly market: MarketSettings;
 }
 
 /** Flags that override environment variables. */
@@ -59,6 +63,12 @@ export const settings = [
   ['CESAR_SYNC_SAFETY_LAG', 'versions younger than this wait for the next sync run, e.g. 10s; 0 to 1h', '10s'],
   ['CESAR_SYNC_MAX_CLOCK_SKEW', 'a sync run is refused when the two servers’ clocks differ by more, e.g. 5s', '5s'],
   ['CESAR_SYNC_TOMBSTONE_RETENTION', 'deletes are remembered this long (once synced both ways), e.g. 30d; at least 1h', '30d'],
+  ['CESAR_MARKET_PROVIDER', 'where market data comes from: yahoo | stooq | alphavantage | csvdir', 'yahoo'],
+  ['CESAR_MARKET_URL', 'the provider’s base URL instead of its own (a mirror, a proxy, a local server)', 'the provider’s'],
+  ['CESAR_MARKET_DIR', 'folder of CSV files in Stooq’s format, read by the csvdir provider', 'unset'],
+  ['ALPHAVANTAGE_API_KEY', 'the Alpha Vantage key (never printed)', 'unset'],
+  ['STOOQ_API_KEY', 'the Stooq key, which Stooq asks for since 2026 (never printed)', 'unset'],
+  ['CESAR_MARKET_TIMEOUT', 'per market data request, e.g. 15s; 1s to 5m', '15s'],
 ] as const;
 
 export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {
@@ -100,6 +110,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
 
   const redisUrl = parseRedisUrl(nonEmpty('REDIS_URL'), problems);
   const sync = parseSyncSettings(nonEmpty, problems);
+  const market = parseMarketSettings(nonEmpty, problems);
 
   if (problems.length > 0) {
     throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
@@ -117,6 +128,41 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     jobRetentionMs: jobRetentionMs ?? 0,
     redisUrl,
     sync,
+    market,
+  });
+}
+
+function parseMarketSettings(nonEmpty: (name: string) => string | undefined, problems: string[]): MarketSettings {
+  const provider = oneOf(
+    nonEmpty('CESAR_MARKET_PROVIDER') ?? defaultMarketSettings.provider,
+    providerNames,
+    'CESAR_MARKET_PROVIDER',
+    problems,
+  );
+  const baseUrl = nonEmpty('CESAR_MARKET_URL');
+  if (baseUrl !== undefined && !/^https?:$/.test(URL.canParse(baseUrl) ? new URL(baseUrl).protocol : '')) {
+    problems.push(`CESAR_MARKET_URL must be an http:// or https:// URL; got ${quote(baseUrl)}`);
+  }
+  const alphaVantageKey = nonEmpty('ALPHAVANTAGE_API_KEY');
+  if (alphaVantageKey !== undefined) registerSecret(alphaVantageKey);
+  const stooqKey = nonEmpty('STOOQ_API_KEY');
+  if (stooqKey !== undefined) registerSecret(stooqKey);
+  const timeoutText = nonEmpty('CESAR_MARKET_TIMEOUT');
+  let timeoutMs = defaultMarketSettings.timeoutMs;
+  if (timeoutText !== undefined) {
+    const ms = parseDuration(timeoutText);
+    if (ms === undefined || ms < 1_000 || ms > 300_000)
+      problems.push(`CESAR_MARKET_TIMEOUT must be a duration like 15s, from 1s to 5m; got ${quote(timeoutText)}`);
+    else timeoutMs = ms;
+  }
+  return Object.freeze({
+    ...defaultMarketSettings,
+    provider: provider as MarketSettings['provider'],
+    baseUrl,
+    dir: nonEmpty('CESAR_MARKET_DIR'),
+    alphaVantageKey,
+    stooqKey,
+    timeoutMs,
   });
 }
 

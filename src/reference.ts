@@ -28,6 +28,8 @@ export const requiredTables: ReadonlyArray<readonly [table: string, purpose: str
   ['llm_cache', 'LLM response cache'],
   ['knowledge_nodes', 'Knowledge graph nodes'],
   ['knowledge_edges', 'Knowledge graph relationships'],
+  ['market_analysis', 'Indicators per symbol and day, with their inputs'],
+  ['market_reports', 'The daily financial report'],
 ];
 
 /** The original's five scheduled workflows and their default schedules. */

@@ -75,3 +75,7 @@ CREATE TABLE IF NOT EXISTS financial_data (
     updated_at  timestamptz   NOT NULL DEFAULT now(),
     UNIQUE (symbol, source, observed_at)
 );
+
+-- Columns a later cesar added to a table an earlier `cesar sync init` created.
+ALTER TABLE financial_data ADD COLUMN IF NOT EXISTS bar_interval text NOT NULL DEFAULT '1d';
+ALTER TABLE financial_data ADD COLUMN IF NOT EXISTS adj_close numeric(20, 6);

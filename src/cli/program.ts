@@ -322,6 +322,48 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runSyncVerify(await context(cmd), table, options);
     });
 
+  const market = program.command('market').description('market data (financial_api): fetch daily bars into financial_data');
+  market
+    .command('fetch')
+    .description('fetch daily bars of each SYMBOL from CESAR_MARKET_PROVIDER; exit 1 when a symbol got no data')
+    .argument('<symbols...>', 'ticker symbols, like AAPL MSFT ^GSPC')
+    .option('--from <day>', 'first day wanted, YYYY-MM-DD')
+    .option('--to <day>', 'last day wanted, YYYY-MM-DD (default: today)')
+    .option('--json', 'print one JSON document')
+    .action(async (symbols: string[], options, cmd: Command) => {
+      const { runMarketFetch } = await import('./market.js');
+      result.exitCode = await runMarketFetch(await context(cmd), symbols, options);
+    });
+  market
+    .command('show')
+    .description('the newest bars of SYMBOL stored from CESAR_MARKET_PROVIDER, and its newest analysis')
+    .argument('<symbol>', 'a ticker symbol, like AAPL')
+    .option('--days <n>', 'how many bars (1 to 1000)', integerIn(1, 1000), 10)
+    .option('--json', 'print one JSON document')
+    .action(async (symbol: string, options, cmd: Command) => {
+      const { runMarketShow } = await import('./market.js');
+      result.exitCode = await runMarketShow(await context(cmd), symbol, options);
+    });
+  market
+    .command('report')
+    .description('the daily financial report of DATE (YYYY-MM-DD), or the newest')
+    .argument('[date]', 'the report day, YYYY-MM-DD')
+    .option('--json', 'print one JSON document')
+    .action(async (date: string | undefined, options, cmd: Command) => {
+      const { runMarketReport } = await import('./market.js');
+      result.exitCode = await runMarketReport(await context(cmd), date, options);
+    });
+  program
+    .command('ingest')
+    .description('data ingestion (market data): status')
+    .command('status')
+    .description('per source: attempts, failures and rows of the last 24 hours, and the newest failures')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runIngestStatus } = await import('./market.js');
+      result.exitCode = await runIngestStatus(await context(cmd), options);
+    });
+
   program
     .command('api')
     .description('the HTTP API (health, metrics, jobs) until SIGINT or SIGTERM')

@@ -197,6 +197,8 @@ export interface FinancialDataTable {
   low: Numeric | null;
   close: Numeric | null;
   volume: Numeric | null;
+  adj_close: Numeric | null;
+  bar_interval: Generated<'1d'>;
   data: Json;
   ingested_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
@@ -350,6 +352,36 @@ export interface IngestionLogTable {
   job_id: number | null;
   started_at: DefaultTimestamp;
   finished_at: Timestamp | null;
+  subject: string | null;
+  error_class: string | null;
+  payload_sha256: string | null;
+}
+
+/** Indicators per symbol and day (schema/022). */
+export interface MarketAnalysisTable {
+  id: Generated<number>;
+  symbol: string;
+  source: string;
+  bar_interval: Generated<string>;
+  as_of: string;
+  bars_used: number;
+  bars_sha256: string;
+  parameters: JSONColumnType<Record<string, unknown>>;
+  indicators: JSONColumnType<Record<string, unknown>>;
+  execution_id: number | null;
+  computed_at: DefaultTimestamp;
+}
+
+/** The daily financial report (schema/022). */
+export interface MarketReportsTable {
+  id: Generated<number>;
+  report_date: string;
+  summary: JSONColumnType<Record<string, unknown>>;
+  body: string;
+  execution_id: number | null;
+  agent_id: number | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
 }
 
 /** The last refresh of each monitoring view (schema/013). */
@@ -416,8 +448,10 @@ export interface MvJobQueueBacklogView {
 
 export interface MvIngestionErrorsView {
   source: string;
+  error_class: string;
+  hour: Date;
   errors: number;
-  errors_24h: number;
+  subjects: number;
   first_error_at: Date;
   last_error_at: Date;
   last_error: string | null;
@@ -438,6 +472,8 @@ export interface Database {
   job_attempts: JobAttemptsTable;
   workers: WorkersTable;
   financial_data: FinancialDataTable;
+  market_analysis: MarketAnalysisTable;
+  market_reports: MarketReportsTable;
   memory_episodic: MemoryEpisodicTable;
   memory_semantic: MemorySemanticTable;
   knowledge_nodes: KnowledgeNodesTable;

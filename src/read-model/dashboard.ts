@@ -144,6 +144,8 @@ export async function syncLag(db: Kysely<Database>): Promise<SyncLagRow[]> {
 
 export interface IngestionErrorRow {
   source: string;
+  error_class: string;
+  /** Failures in the view's 7 days. */
   errors: number;
   errors_24h: number;
   first_error_at: string;
@@ -152,17 +154,32 @@ export interface IngestionErrorRow {
   refreshed_at: string;
 }
 
-/** Ingestion errors per source, newest first, as of the monitoring view's last refresh. */
+/**
+ * Ingestion failures per source and error class, newest first, as of the monitoring view's last
+ * refresh (the view keeps 7 days, by hour; these are its hours added up).
+ */
 export async function ingestionErrors(db: Kysely<Database>, limit = 20): Promise<IngestionErrorRow[]> {
-  const rows = await db.selectFrom('mv_ingestion_errors').selectAll().orderBy('last_error_at', 'desc').limit(limit).execute();
-  return rows.map((r) => ({
-    ...r,
-    errors: Number(r.errors),
-    errors_24h: Number(r.errors_24h),
-    first_error_at: r.first_error_at.toISOString(),
-    last_error_at: r.last_error_at.toISOString(),
-    refreshed_at: r.refreshed_at.toISOString(),
-  }));
+  const hours = await db.selectFrom('mv_ingestion_errors').selectAll().orderBy('last_error_at', 'desc').execute();
+  const dayAgo = Date.now() - 86_400_000;
+  const groups = new Map<string, IngestionErrorRow>();
+  for (const h of hours) {
+    const key = `${h.source}\u0000${h.error_class}`;
+    const group = groups.get(key) ?? {
+      source: h.source,
+      error_class: h.error_class,
+      errors: 0,
+      errors_24h: 0,
+      first_error_at: h.first_error_at.toISOString(),
+      last_error_at: h.last_error_at.toISOString(),
+      last_error: h.last_error,
+      refreshed_at: h.refreshed_at.toISOString(),
+    };
+    group.errors += Number(h.errors);
+    if (h.hour.getTime() + 3_600_000 > dayAgo) group.errors_24h += Number(h.errors);
+    if (h.first_error_at.toISOString() < group.first_error_at) group.first_error_at = h.first_error_at.toISOString();
+    groups.set(key, group);
+  }
+  return [...groups.values()].slice(0, limit);
 }
 
 export interface JobSearch {

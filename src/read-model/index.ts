@@ -4,6 +4,7 @@
  * live with the module that owns them (the queue's hot path keeps its own statements).
  */
 export { agentCounts } from './agents.js';
+export { type IngestFailureView, type IngestSourceView, listIngestFailures, listIngestSources } from './ingest.js';
 export {
   type AttemptView,
   checkJobId,

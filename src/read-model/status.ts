@@ -85,8 +85,8 @@ export async function getStatus(db: Kysely<Database>, handlers: ReadonlySet<stri
     workers,
     not_built: [
       {
-        part: 'financial_api, email_ingest',
-        note: 'not built yet: these sync systems never run; their status is the configured initial state',
+        part: 'email_ingest',
+        note: 'not built yet: this sync system never runs; its status is the configured initial state',
       },
     ],
   };

@@ -1,11 +1,14 @@
+import { defaultMarketSettings, type MarketSettings } from '../market/settings.js';
 import { defaultSyncSettings, type SyncSettings } from '../sync/settings.js';
 import { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { canaryStep } from './canary.js';
+import { marketSteps } from './market.js';
 import { syncSteps } from './sync.js';
 
 /** What built-in handlers need from the settings; a process that only reads declarations passes none. */
 export interface StepSettings {
   sync?: SyncSettings;
+  market?: MarketSettings;
 }
 
 /**
@@ -15,5 +18,6 @@ export interface StepSettings {
 export function builtInStepHandlers(settings: StepSettings = {}): StepHandlerRegistry {
   const registry = new StepHandlerRegistry().add(canaryStep);
   for (const step of syncSteps(settings.sync ?? defaultSyncSettings)) registry.add(step);
+  for (const step of marketSteps(settings.market ?? defaultMarketSettings)) registry.add(step);
   return registry;
 }

@@ -53,6 +53,9 @@ export async function initRemote(url: string, log: Logger): Promise<InitResult> 
   }
 }
 
+/** Columns a later cesar carries that schema/remote/supabase.sql adds to an existing table itself. */
+const columnsInitAdds = ['financial_data.bar_interval', 'financial_data.adj_close'];
+
 async function missingColumns(
   q: { query: <R>(c: { text: string; values?: unknown[] }) => Promise<{ rows: R[] }> },
   tables: string[],
@@ -68,7 +71,7 @@ async function missingColumns(
     const spec = syncedTables.find((t) => t.name === name)!;
     const have = new Set(rows.filter((r) => r.table_name === name).map((r) => r.column_name));
     for (const column of ['id', 'updated_at', ...spec.columns, ...spec.references.map((r) => r.column)]) {
-      if (!have.has(column)) missing.push(`${name}.${column}`);
+      if (!have.has(column) && !columnsInitAdds.includes(`${name}.${column}`)) missing.push(`${name}.${column}`);
     }
   }
   return missing;

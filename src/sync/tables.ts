@@ -52,7 +52,20 @@ export const syncedTables: readonly SyncedTable[] = [
   },
   {
     name: 'financial_data',
-    columns: ['symbol', 'source', 'observed_at', 'open', 'high', 'low', 'close', 'volume', 'data', 'ingested_at'],
+    columns: [
+      'symbol',
+      'source',
+      'observed_at',
+      'bar_interval',
+      'open',
+      'high',
+      'low',
+      'close',
+      'adj_close',
+      'volume',
+      'data',
+      'ingested_at',
+    ],
     references: [],
   },
 ];

@@ -49,6 +49,8 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
     for (const s of systems) facts.push(`  - ${s.system} (${s.kind}${s.enabled ? '' : ', disabled'}): ${describeSystem(s)}`);
     const supabase = systems.find((s) => s.system === 'supabase');
     if (supabase?.status === 'error') problems.push(`the sync with Supabase failed: ${supabase.last_error ?? 'no error recorded'}`);
+    const market = systems.find((s) => s.system === 'financial_api');
+    if (market?.status === 'error') problems.push(`market data got no data for any symbol: ${market.last_error ?? 'no error recorded'}`);
   }
   return {
     passed: problems.length === 0,
@@ -58,8 +60,9 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
   };
 };
 
-/** What a sync system's state means, in words: the sync with Supabase runs; the other two are not built yet. */
+/** What a sync system's state means, in words: the sync with Supabase and market data run; email_ingest is not built yet. */
 function describeSystem(s: SyncSystemView): string {
+  if (s.system === 'financial_api') return describeMarketData(s);
   if (s.system !== 'supabase') return `not built yet (last sync ${s.status}: the configured initial state)`;
   switch (s.status) {
     case 'not_configured':
@@ -71,6 +74,19 @@ function describeSystem(s: SyncSystemView): string {
       const skew = s.clock_skew_ms === null ? '' : `, clock skew ${s.clock_skew_ms} ms`;
       return `ok, last success ${s.last_success_at}${pending}${skew}`;
     }
+    case 'error':
+      return `failed: ${s.last_error ?? 'no error recorded'}`;
+    default:
+      return s.status;
+  }
+}
+
+function describeMarketData(s: SyncSystemView): string {
+  switch (s.status) {
+    case 'never_run':
+      return 'has not run yet (the daily_financial_analysis workflow runs at 09:00 UTC; or `cesar market fetch SYMBOL`)';
+    case 'ok':
+      return `ok, last success ${s.last_success_at}`;
     case 'error':
       return `failed: ${s.last_error ?? 'no error recorded'}`;
     default:

@@ -31,14 +31,8 @@ const canarySteps = [
   { name: 'third', agent_type: 'monitor', handler: 'canary' },
 ];
 
-/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync has all of its. */
+/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync and daily_financial_analysis have all of theirs. */
 const referenceMissing: Record<string, string[]> = {
-  daily_financial_analysis: [
-    'fetch_market_data (handler fetch_market_data)',
-    'analyze_portfolio (handler analyze_portfolio)',
-    'assess_risk (handler assess_risk)',
-    'write_daily_report (handler write_report)',
-  ],
   llm_cache_refresh: ['refresh_expiring_entries (handler refresh_expired_entries)', 'evict_stale_entries (handler evict_stale_entries)'],
   knowledge_graph_update: [
     'extract_entities (handler extract_entities)',

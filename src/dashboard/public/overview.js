@@ -162,8 +162,8 @@ function syncTable(rows) {
 function errorsTable(rows) {
   return table(
     'Ingestion errors',
-    ['Source', 'Errors', 'Last 24 h', 'Last error at', 'Last error'],
-    rows.map((r) => [r.source, number(r.errors), number(r.errors_24h), time(r.last_error_at), shorten(r.last_error)]),
+    ['Source', 'Error class', 'Errors (7 d)', 'Last 24 h', 'Last error at', 'Last error'],
+    rows.map((r) => [r.source, r.error_class, number(r.errors), number(r.errors_24h), time(r.last_error_at), shorten(r.last_error)]),
     'no ingestion errors.',
   );
 }

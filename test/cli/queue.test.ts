@@ -78,6 +78,8 @@ describe('cesar enqueue, worker and jobs (processes)', () => {
     await sql(d.url, `INSERT INTO job_queue (job_type, payload) SELECT 'canary', '{}' FROM generate_series(1, 600)`);
     const workers = [worker(d.url, ['--concurrency', '4']), worker(d.url, ['--concurrency', '4']), worker(d.url, ['--concurrency', '4'])];
     await waitFor('all 600 jobs', async () => (await count(d.url, `status = 'completed'`)) === 600, 60_000);
+    // A worker still starting when the others finished would be interrupted (exit 130), not stopped.
+    await waitFor('every worker to be polling', async () => workers.every((w) => /Polling for jobs/.test(w.output())), 30_000);
     for (const w of workers) w.kill('SIGTERM');
     for (const w of workers) assert.equal((await w).exitCode, 0);
     const [stats] = await sql(

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { parseDuration } from './duration.js';
+import { defaultEmailSettings, type EmailSettings } from './email/settings.js';
 import { ConfigError } from './errors.js';
+import { defaultLlmSettings, type LlmSettings } from './llm/settings.js';
 import { providerNames } from './market/bars.js';
 import { defaultMarketSettings, type MarketSettings } from './market/settings.js';
 import { registerSecret } from './mask.js';
@@ -35,6 +37,10 @@ export interface Config {
   readonly sync: SyncSettings;
   /** Market data: CESAR_MARKET_* and ALPHAVANTAGE_API_KEY. */
   readonly market: MarketSettings;
+  /** Email ingestion: CESAR_MAILDIR (undefined: not configured). */
+  readonly email: EmailSettings;
+  /** Ollama and the LLM cache: OLLAMA_URL, CESAR_LLM_*. */
+  readonly llm: LlmSettings;
 }
 
 /** Flags that override environment variables. */
@@ -69,6 +75,14 @@ export const settings = [
   ['ALPHAVANTAGE_API_KEY', 'the Alpha Vantage key (never printed)', 'unset'],
   ['STOOQ_API_KEY', 'the Stooq key, which Stooq asks for since 2026 (never printed)', 'unset'],
   ['CESAR_MARKET_TIMEOUT', 'per market data request, e.g. 15s; 1s to 5m', '15s'],
+  ['OLLAMA_URL', 'the Ollama server cesar asks (http:// or https://)', 'http://127.0.0.1:11434'],
+  ['CESAR_LLM_TIMEOUT', 'per request to Ollama, generation included, e.g. 120s; 1s to 1h', '120s'],
+  ['CESAR_LLM_CACHE_TTL', 'how long a cached LLM answer is served, e.g. 24h; 1m to 365d', '24h'],
+  [
+    'CESAR_MAILDIR',
+    'the Maildir folder whose messages email_ingest reads (its new/ and cur/; tmp/ is never read)',
+    'unset: email_ingest not configured',
+  ],
 ] as const;
 
 export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd()): Config {
@@ -111,6 +125,12 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   const redisUrl = parseRedisUrl(nonEmpty('REDIS_URL'), problems);
   const sync = parseSyncSettings(nonEmpty, problems);
   const market = parseMarketSettings(nonEmpty, problems);
+  const llm = parseLlmSettings(nonEmpty, problems);
+  const maildir = nonEmpty('CESAR_MAILDIR');
+  const email: EmailSettings = Object.freeze({
+    ...defaultEmailSettings,
+    maildir: maildir === undefined ? undefined : path.resolve(cwd, maildir),
+  });
 
   if (problems.length > 0) {
     throw new ConfigError(problems.join('; '), 'see "Configuration" in the README');
@@ -129,6 +149,32 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     redisUrl,
     sync,
     market,
+    email,
+    llm,
+  });
+}
+
+function parseLlmSettings(nonEmpty: (name: string) => string | undefined, problems: string[]): LlmSettings {
+  const ollamaUrl = nonEmpty('OLLAMA_URL') ?? defaultLlmSettings.ollamaUrl;
+  const parsed = URL.canParse(ollamaUrl) ? new URL(ollamaUrl) : undefined;
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    problems.push(`OLLAMA_URL must be an http:// or https:// URL, like http://127.0.0.1:11434; got ${quote(ollamaUrl)}`);
+  } else registerSecret(safeDecode(parsed.password));
+  const duration = (name: string, fallback: number, min: number, max: number, example: string): number => {
+    const text = nonEmpty(name);
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < min || ms > max) {
+      problems.push(`${name} must be a duration like ${example}; got ${quote(text)}`);
+      return fallback;
+    }
+    return ms;
+  };
+  return Object.freeze({
+    ...defaultLlmSettings,
+    ollamaUrl,
+    timeoutMs: duration('CESAR_LLM_TIMEOUT', defaultLlmSettings.timeoutMs, 1_000, 3_600_000, '120s, from 1s to 1h'),
+    cacheTtlMs: duration('CESAR_LLM_CACHE_TTL', defaultLlmSettings.cacheTtlMs, 60_000, 365 * 86_400_000, '24h, from 1m to 365d'),
   });
 }
 

@@ -30,6 +30,7 @@ export const requiredTables: ReadonlyArray<readonly [table: string, purpose: str
   ['knowledge_edges', 'Knowledge graph relationships'],
   ['market_analysis', 'Indicators per symbol and day, with their inputs'],
   ['market_reports', 'The daily financial report'],
+  ['email_messages', 'Every email read from the Maildir, once'],
 ];
 
 /** The original's five scheduled workflows and their default schedules. */

@@ -67,11 +67,12 @@ export async function runIngestStatus(ctx: CliContext, options: { json?: boolean
     const sources = await listIngestSources(db);
     const failures = await listIngestFailures(db);
     if (options.json) {
-      printJson(ctx.out, { provider: ctx.config.market.provider, sources, failures });
+      printJson(ctx.out, { provider: ctx.config.market.provider, maildir: ctx.config.email.maildir ?? null, sources, failures });
       return 0;
     }
     ctx.out(`Market data provider: ${ctx.config.market.provider}`);
-    if (sources.length === 0) ctx.out(dim('No ingestion has run yet: try `cesar market fetch AAPL`.'));
+    ctx.out(`Maildir (email_ingest): ${ctx.config.email.maildir ?? 'not configured (CESAR_MAILDIR)'}`);
+    if (sources.length === 0) ctx.out(dim('No ingestion has run yet: try `cesar market fetch AAPL` or `cesar ingest email`.'));
     else
       ctx.out(
         renderTable(

@@ -17,6 +17,12 @@ function integerIn(min: number, max: number) {
   };
 }
 
+function temperatureArg(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || Number(value) > 2)
+    throw new InvalidArgumentError('expected a number from 0 to 2, like 0 or 0.7');
+  return Number(value);
+}
+
 function durationArg(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('expected a duration like 500ms, 30s, 5m, 2h or 1d');
@@ -353,15 +359,57 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       const { runMarketReport } = await import('./market.js');
       result.exitCode = await runMarketReport(await context(cmd), date, options);
     });
-  program
-    .command('ingest')
-    .description('data ingestion (market data): status')
+  const ingest = program.command('ingest').description('data ingestion (market data, email): status; read the Maildir');
+  ingest
     .command('status')
     .description('per source: attempts, failures and rows of the last 24 hours, and the newest failures')
     .option('--json', 'print one JSON document')
     .action(async (options, cmd: Command) => {
       const { runIngestStatus } = await import('./market.js');
       result.exitCode = await runIngestStatus(await context(cmd), options);
+    });
+  ingest
+    .command('email')
+    .description('read the new messages of the Maildir (CESAR_MAILDIR) into the agents’ episodic memory; exit 1 when a message failed')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runIngestEmail } = await import('./email.js');
+      result.exitCode = await runIngestEmail(await context(cmd), options);
+    });
+
+  const llm = program.command('llm').description('the LLM (Ollama at OLLAMA_URL) and its response cache');
+  llm
+    .command('ask')
+    .description('ask MODEL, through the cache (temperature 0 by default, so the answer is cached)')
+    .argument('<model>', 'an Ollama model, like llama3.1:8b')
+    .argument('<prompt>', 'the prompt')
+    .option('--system <text>', 'a system prompt')
+    .option('--temperature <t>', 'sampling temperature, 0 to 2 (above 0 without --seed: not cached)', temperatureArg)
+    .option('--seed <n>', 'a sampling seed (makes the answer cacheable)', integerIn(0, 2_147_483_647))
+    .option('--no-cache', 'ask the model whatever the cache holds, and store nothing')
+    .option('--allow-stale', 'when Ollama cannot be reached, answer from the cache even if expired or from an older model build')
+    .option('--json', 'print one JSON document (says whether the answer came from the cache)')
+    .action(async (model: string, prompt: string, options, cmd: Command) => {
+      const { runLlmAsk } = await import('./llm.js');
+      result.exitCode = await runLlmAsk(await context(cmd), model, prompt, options);
+    });
+  llm
+    .command('models')
+    .description('the models Ollama has, with their digests')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runLlmModels } = await import('./llm.js');
+      result.exitCode = await runLlmModels(await context(cmd), options);
+    });
+  llm
+    .command('cache')
+    .description('the LLM response cache')
+    .command('stats')
+    .description('entries, hits, misses, stale and expired entries, per model')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runLlmCacheStats } = await import('./llm.js');
+      result.exitCode = await runLlmCacheStats(await context(cmd), options);
     });
 
   program

@@ -111,7 +111,9 @@ function formatStatus(s: StatusView, database: string): string {
     ),
   );
   for (const x of s.sync) if (x.note) out.push(dim(`  ${x.system}: ${x.note}`));
-  out.push('', 'Not built yet');
-  for (const n of s.not_built) out.push(dim(`  ${n.part}: ${n.note}`));
+  if (s.not_built.length > 0) {
+    out.push('', 'Not built yet');
+    for (const n of s.not_built) out.push(dim(`  ${n.part}: ${n.note}`));
+  }
   return out.join('\n');
 }

@@ -45,7 +45,7 @@ export async function runWorker(ctx: CliContext, options: WorkerCliOptions, vers
       const worker = new Worker({
         pool: handle.pool,
         db: await handle.kysely(),
-        registry: builtInJobTypes({ sync: ctx.config.sync, market: ctx.config.market }),
+        registry: builtInJobTypes({ sync: ctx.config.sync, market: ctx.config.market, email: ctx.config.email, llm: ctx.config.llm }),
         log,
         listenUrl,
         concurrency: options.concurrency,

@@ -259,6 +259,19 @@ export interface LlmCacheTable {
   expires_at: Timestamp;
   hit_count: Generated<number>;
   last_hit_at: Timestamp | null;
+  endpoint: Generated<'generate' | 'chat' | 'embed'>;
+  request_key: string | null;
+  model_digest: string | null;
+  request: Generated<Json>;
+  answer: Json | null;
+  stale: Generated<boolean>;
+  duration_ms: number | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  miss_count: Generated<number>;
+  refreshed_at: Timestamp | null;
+  refresh_count: Generated<number>;
+  last_refresh_error: string | null;
 }
 
 export interface SyncSystemsTable {
@@ -355,6 +368,24 @@ export interface IngestionLogTable {
   subject: string | null;
   error_class: string | null;
   payload_sha256: string | null;
+}
+
+/** Every message file read from the Maildir, once (schema/023). bigint size_bytes comes back as a string. */
+export interface EmailMessagesTable {
+  id: Generated<number>;
+  message_id: string;
+  maildir_key: string;
+  duplicate_keys: ColumnType<string[], string[] | undefined, string[]>;
+  from_address: string | null;
+  to_addresses: ColumnType<string[], string[] | undefined, string[]>;
+  subject: string | null;
+  sent_at: Timestamp | null;
+  agent_id: number | null;
+  episode_id: number | null;
+  error_class: 'malformed' | 'no_agent' | 'too_large' | null;
+  raw_sha256: string;
+  size_bytes: ColumnType<string, string | number, string | number>;
+  received_at: DefaultTimestamp;
 }
 
 /** Indicators per symbol and day (schema/022). */
@@ -486,6 +517,7 @@ export interface Database {
   sync_tombstones: SyncTombstonesTable;
   sync_conflicts: SyncConflictsTable;
   ingestion_log: IngestionLogTable;
+  email_messages: EmailMessagesTable;
   monitoring_view_refreshes: MonitoringViewRefreshesTable;
   job_throughput: JobThroughputTable;
   job_attempt_durations: JobAttemptDurationsTable;

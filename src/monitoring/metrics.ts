@@ -10,6 +10,8 @@ import {
   listSyncSystems,
   listTemplates,
   liveSchedulerCount,
+  llmAnswerDurations,
+  llmCacheCounts,
   stepDurations,
   tickLags,
   type WorkflowHistogram,
@@ -24,6 +26,8 @@ import { attemptDurationBuckets } from './throughput.js';
 const durationBuckets = attemptDurationBuckets;
 /** Upper bounds (seconds) of the tick lag histogram: fire time minus tick time. */
 const tickLagBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60];
+/** Upper bounds (seconds) of the Ollama answer time histogram. */
+const llmAnswerBuckets = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /**
  * Prometheus metrics, read from the database at each scrape, so that any API process reports the
@@ -109,6 +113,24 @@ export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentT
     help: 'Live publishers whose event transport (Redis) is not connected',
     registers: [registry],
   });
+  const llmEntries = new client.Gauge({
+    name: 'cesar_llm_cache_entries',
+    help: 'LLM cache entries by model and state (fresh, expired, stale: from an older model build)',
+    labelNames: ['model', 'state'],
+    registers: [registry],
+  });
+  const llmHits = new client.Gauge({
+    name: 'cesar_llm_cache_hits',
+    help: 'Requests answered from the LLM cache, counted on the entries it holds (evicted entries take theirs along)',
+    labelNames: ['model'],
+    registers: [registry],
+  });
+  const llmMisses = new client.Gauge({
+    name: 'cesar_llm_cache_misses',
+    help: 'Requests that asked the model and stored the answer, counted on the entries the cache holds',
+    labelNames: ['model'],
+    registers: [registry],
+  });
   const workersLive = new client.Gauge({
     name: 'cesar_workers_live',
     help: 'Live workers (heartbeat within the live window, 2 minutes)',
@@ -119,22 +141,33 @@ export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentT
     contentType: registry.contentType,
     async render() {
       const now = await databaseNow(db);
-      const [jobs, finished, views, attempts, runs, sync, workers, templates, schedulers, steps, lags, events] = await Promise.all([
-        liveJobCounts(db),
-        finishedJobCounts(db),
-        viewRefreshes(db),
-        // The attempt counts and their histogram from one read, so that they agree.
-        attemptDurations(db, durationBuckets),
-        workflowRunCounts(db),
-        listSyncSystems(db),
-        workerCounts(db),
-        // Runnability is not a metric: no handler set is needed here.
-        listTemplates(db, now, new Set()),
-        liveSchedulerCount(db),
-        stepDurations(db, durationBuckets),
-        tickLags(db, tickLagBuckets),
-        eventPublisherTotals(pool),
-      ]);
+      const [jobs, finished, views, attempts, runs, sync, workers, templates, schedulers, steps, lags, events, llm, llmDurations] =
+        await Promise.all([
+          liveJobCounts(db),
+          finishedJobCounts(db),
+          viewRefreshes(db),
+          // The attempt counts and their histogram from one read, so that they agree.
+          attemptDurations(db, durationBuckets),
+          workflowRunCounts(db),
+          listSyncSystems(db),
+          workerCounts(db),
+          // Runnability is not a metric: no handler set is needed here.
+          listTemplates(db, now, new Set()),
+          liveSchedulerCount(db),
+          stepDurations(db, durationBuckets),
+          tickLags(db, tickLagBuckets),
+          eventPublisherTotals(pool),
+          llmCacheCounts(db),
+          llmAnswerDurations(db, llmAnswerBuckets),
+        ]);
+      llmEntries.reset();
+      llmHits.reset();
+      llmMisses.reset();
+      for (const m of llm) {
+        for (const state of ['fresh', 'expired', 'stale'] as const) llmEntries.set({ model: m.model, state }, m[state]);
+        llmHits.set({ model: m.model }, m.hits);
+        llmMisses.set({ model: m.model }, m.misses);
+      }
       eventsPublished.set(events.published);
       eventsDropped.set(events.dropped);
       publishersDisconnected.set(events.disconnected);
@@ -174,7 +207,13 @@ export function createMetrics(db: Kysely<Database>, pool: Queryable): { contentT
           durationBuckets,
           steps,
         ) +
-        histogram('cesar_workflow_tick_lag_seconds', 'Fire time minus tick time of the ticks fired in the last day', tickLagBuckets, lags)
+        histogram('cesar_workflow_tick_lag_seconds', 'Fire time minus tick time of the ticks fired in the last day', tickLagBuckets, lags) +
+        histogram(
+          'cesar_llm_answer_duration_seconds',
+          'How long Ollama took for the answers the LLM cache holds (asked on a miss or a refresh)',
+          llmAnswerBuckets,
+          llmDurations,
+        )
       );
     },
   };

@@ -27,6 +27,7 @@ export {
   listJobs,
   queueSummary,
 } from './jobs.js';
+export { type LlmCacheModelCounts, llmAnswerDurations, llmCacheCounts } from './llm.js';
 export { getStatus, type StatusView } from './status.js';
 export { listSyncSystems, listSyncTables, type SyncSystemView, type SyncTableView } from './sync.js';
 export { listWorkers, liveWorkerSeconds, type WorkerState, type WorkerView, workerCounts } from './workers.js';

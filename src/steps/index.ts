@@ -1,7 +1,9 @@
+import { defaultLlmSettings, type LlmSettings } from '../llm/settings.js';
 import { defaultMarketSettings, type MarketSettings } from '../market/settings.js';
 import { defaultSyncSettings, type SyncSettings } from '../sync/settings.js';
 import { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { canaryStep } from './canary.js';
+import { llmSteps } from './llm.js';
 import { marketSteps } from './market.js';
 import { syncSteps } from './sync.js';
 
@@ -9,6 +11,7 @@ import { syncSteps } from './sync.js';
 export interface StepSettings {
   sync?: SyncSettings;
   market?: MarketSettings;
+  llm?: LlmSettings;
 }
 
 /**
@@ -18,6 +21,8 @@ export interface StepSettings {
 export function builtInStepHandlers(settings: StepSettings = {}): StepHandlerRegistry {
   const registry = new StepHandlerRegistry().add(canaryStep);
   for (const step of syncSteps(settings.sync ?? defaultSyncSettings)) registry.add(step);
-  for (const step of marketSteps(settings.market ?? defaultMarketSettings)) registry.add(step);
+  for (const step of marketSteps(settings.market ?? defaultMarketSettings, settings.llm ?? defaultLlmSettings)) registry.add(step);
+  const [refresh, evict] = llmSteps(settings.llm ?? defaultLlmSettings);
+  registry.add(refresh).add(evict);
   return registry;
 }

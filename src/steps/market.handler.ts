@@ -1,5 +1,8 @@
 import type { Queryable } from '../db/queryable.js';
 import type { ConnectionPool } from '../db/transaction.js';
+import { cachedAsk } from '../llm/cache.js';
+import { OllamaClient } from '../llm/client.js';
+import type { LlmSettings } from '../llm/settings.js';
 import { analyseSymbol, barsAnalysed, recentBars, type SymbolAnalysis } from '../market/analysis.js';
 import { type IngestRun, ingestSymbols, isValidSymbol, normaliseSymbols } from '../market/ingest.js';
 import { createProvider } from '../market/providers/index.js';
@@ -19,7 +22,7 @@ const refetchDays = 7;
 
 type Context = StepContext<MarketStepConfig>;
 
-export async function runMarketStep(ctx: Context, kind: MarketStepKind, settings: MarketSettings): Promise<unknown> {
+export async function runMarketStep(ctx: Context, kind: MarketStepKind, settings: MarketSettings, llm: LlmSettings): Promise<unknown> {
   switch (kind) {
     case 'fetch':
       return fetchStep(ctx, settings);
@@ -28,7 +31,7 @@ export async function runMarketStep(ctx: Context, kind: MarketStepKind, settings
     case 'risk':
       return riskStep(ctx, settings);
     case 'report':
-      return reportStep(ctx, settings);
+      return reportStep(ctx, settings, llm);
   }
 }
 
@@ -173,7 +176,7 @@ function riskLimits(config: Record<string, unknown>): RiskLimits {
   };
 }
 
-async function reportStep(ctx: Context, settings: MarketSettings): Promise<unknown> {
+async function reportStep(ctx: Context, settings: MarketSettings, llm: LlmSettings): Promise<unknown> {
   const fetched = ctx.outputs.fetch_market_data as ReturnType<typeof summariseRun> | null | undefined;
   const analysis = analyzeOutput(ctx);
   if (!analysis) return ctx.skip('analyze_portfolio analysed no symbol: no report to write');
@@ -194,7 +197,9 @@ async function reportStep(ctx: Context, settings: MarketSettings): Promise<unkno
     notAnalysed: analysis.not_analysed,
     risk: risk && Array.isArray(risk.symbols) ? risk : null,
   };
-  const body = composeReport(input);
+  const figures = composeReport(input);
+  const summary = await modelSummary(ctx, llm, figures, input.date);
+  const body = summary.text ? `${figures}\n## Summary (${summary.model})\n\n${summary.text.trim()}\n` : figures;
   const id = await storeReport(ctx.pool, input, body, ctx.executionId, ctx.agent.id);
   return {
     report_id: id,
@@ -202,5 +207,51 @@ async function reportStep(ctx: Context, settings: MarketSettings): Promise<unkno
     symbols: input.symbols.length,
     flags: input.risk?.flags.length ?? 0,
     failures: input.ingestion?.failed ?? 0,
+    summary: summary.text ? { model: summary.model, cache: summary.cache } : { skipped: summary.skipped },
   };
+}
+
+/**
+ * The report agent's model writes a short summary of the figures, through the LLM cache. Seeded with
+ * the report's day, so the same figures on the same day get the same (cached) answer. Optional: when
+ * Ollama cannot answer, the report is the figures alone and says why in the step's output.
+ */
+async function modelSummary(
+  ctx: Context,
+  llm: LlmSettings,
+  figures: string,
+  date: string,
+): Promise<{ text?: string; model: string; cache?: string; skipped?: string }> {
+  const config = ctx.agent.config;
+  const model = typeof config.model === 'string' ? config.model : 'llama3.1:8b';
+  const options: Record<string, unknown> = { seed: Number(date.replaceAll('-', '')) };
+  if (typeof config.temperature === 'number') options.temperature = config.temperature;
+  if (typeof config.max_tokens === 'number') options.num_predict = config.max_tokens;
+  const client = new OllamaClient({
+    baseUrl: llm.ollamaUrl,
+    timeoutMs: llm.timeoutMs,
+    maxAttempts: llm.maxAttempts,
+    backoffMs: llm.backoffMs,
+  });
+  try {
+    const answered = await cachedAsk(
+      ctx.pool,
+      client,
+      {
+        endpoint: 'generate',
+        request: {
+          model,
+          system: `You are ${ctx.agent.name}. Write plain, factual prose; invent nothing that is not in the figures.`,
+          prompt: `Summarise this daily financial report in at most three sentences for a portfolio manager:\n\n${figures}`,
+          options,
+        },
+      },
+      { ttlMs: llm.cacheTtlMs, allowStale: true, signal: ctx.signal },
+    );
+    return { text: (answered.answer as { response: string }).response, model, cache: answered.cache };
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    ctx.log.warn(`write_report: no model summary: ${(err as Error).message}`);
+    return { model, skipped: (err as Error).message };
+  }
 }

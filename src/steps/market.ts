@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import type { LlmSettings } from '../llm/settings.js';
 import type { MarketSettings } from '../market/settings.js';
 import { defineStepHandler, type StepContext } from '../workflows/step-handlers.js';
 
@@ -14,28 +15,41 @@ export type MarketStepKind = 'fetch' | 'analyze' | 'risk' | 'report';
  * indicators per symbol, assess the portfolio's risk, and write the daily report. The watch list is
  * the template's config.symbols. The settings are the worker's, bound when it builds its handlers.
  */
-function marketStep(name: string, description: string, kind: MarketStepKind, settings: MarketSettings) {
+function marketStep(name: string, description: string, kind: MarketStepKind, settings: MarketSettings, llm: LlmSettings) {
   return defineStepHandler({
     name,
     description,
     config,
     handler: async () => {
       const { runMarketStep } = await import('./market.handler.js');
-      return { default: (ctx: StepContext<MarketStepConfig>) => runMarketStep(ctx, kind, settings) };
+      return { default: (ctx: StepContext<MarketStepConfig>) => runMarketStep(ctx, kind, settings, llm) };
     },
   });
 }
 
-export function marketSteps(settings: MarketSettings) {
+export function marketSteps(settings: MarketSettings, llm: LlmSettings) {
   return [
-    marketStep('fetch_market_data', 'fetches the watch list’s daily bars into financial_data (CESAR_MARKET_PROVIDER)', 'fetch', settings),
+    marketStep(
+      'fetch_market_data',
+      'fetches the watch list’s daily bars into financial_data (CESAR_MARKET_PROVIDER)',
+      'fetch',
+      settings,
+      llm,
+    ),
     marketStep(
       'analyze_portfolio',
       'computes returns, volatility, SMA/EMA, RSI, MACD, Bollinger bands and ATR per symbol',
       'analyze',
       settings,
+      llm,
     ),
-    marketStep('assess_risk', 'computes the portfolio’s VaR, volatility and drawdown, and flags limit breaches', 'risk', settings),
-    marketStep('write_report', 'writes the daily financial report (cesar market report)', 'report', settings),
+    marketStep('assess_risk', 'computes the portfolio’s VaR, volatility and drawdown, and flags limit breaches', 'risk', settings, llm),
+    marketStep(
+      'write_report',
+      'writes the daily financial report (cesar market report), with a model’s summary through the LLM cache when Ollama answers',
+      'report',
+      settings,
+      llm,
+    ),
   ] as const;
 }

@@ -51,6 +51,8 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
     if (supabase?.status === 'error') problems.push(`the sync with Supabase failed: ${supabase.last_error ?? 'no error recorded'}`);
     const market = systems.find((s) => s.system === 'financial_api');
     if (market?.status === 'error') problems.push(`market data got no data for any symbol: ${market.last_error ?? 'no error recorded'}`);
+    const email = systems.find((s) => s.system === 'email_ingest');
+    if (email?.status === 'error') problems.push(`email ingestion failed: ${email.last_error ?? 'no error recorded'}`);
   }
   return {
     passed: problems.length === 0,
@@ -60,10 +62,11 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
   };
 };
 
-/** What a sync system's state means, in words: the sync with Supabase and market data run; email_ingest is not built yet. */
+/** What a sync system's state means, in words: the sync with Supabase, market data and email ingestion. */
 function describeSystem(s: SyncSystemView): string {
   if (s.system === 'financial_api') return describeMarketData(s);
-  if (s.system !== 'supabase') return `not built yet (last sync ${s.status}: the configured initial state)`;
+  if (s.system === 'email_ingest') return describeEmailIngest(s);
+  if (s.system !== 'supabase') return `unknown to this cesar (status ${s.status})`;
   switch (s.status) {
     case 'not_configured':
       return `not configured: ${s.note ?? 'SUPABASE_DB_URL is not set'}`;
@@ -85,6 +88,21 @@ function describeMarketData(s: SyncSystemView): string {
   switch (s.status) {
     case 'never_run':
       return 'has not run yet (the daily_financial_analysis workflow runs at 09:00 UTC; or `cesar market fetch SYMBOL`)';
+    case 'ok':
+      return `ok, last success ${s.last_success_at}`;
+    case 'error':
+      return `failed: ${s.last_error ?? 'no error recorded'}`;
+    default:
+      return s.status;
+  }
+}
+
+function describeEmailIngest(s: SyncSystemView): string {
+  switch (s.status) {
+    case 'not_configured':
+      return `not configured: ${s.note ?? 'CESAR_MAILDIR is not set'}`;
+    case 'never_run':
+      return 'has not run yet (`cesar ingest email`, or the email_ingest job: `cesar enqueue email_ingest`)';
     case 'ok':
       return `ok, last success ${s.last_success_at}`;
     case 'error':

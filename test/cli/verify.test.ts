@@ -26,7 +26,7 @@ function verdicts(stdout: string): Record<string, string> {
 }
 
 describe('cesar verify', () => {
-  it('fails WORKFLOWS alone on a fresh migration, naming the steps of the three templates that have no handler yet (exit 1)', async () => {
+  it('fails WORKFLOWS alone on a fresh migration, naming the steps of the two templates that have no handler yet (exit 1)', async () => {
     const d = await database(true, true);
     const r = await cesar(['verify', '--json'], { DATABASE_URL: d.url });
     assert.equal(r.exitCode, 1, r.stderr);
@@ -34,11 +34,11 @@ describe('cesar verify', () => {
     const failed = report.checks.filter((c: { status: string }) => c.status === 'FAIL').map((c: { name: string }) => c.name);
     assert.deepEqual(failed, ['WORKFLOWS']);
     const problems: string[] = report.checks.find((c: { name: string }) => c.name === 'WORKFLOWS').problems;
-    assert.equal(problems.length, 3, problems.join(' | '));
+    assert.equal(problems.length, 2, problems.join(' | '));
     assert.ok(problems.some((p) => /^template memory_consolidation is not runnable: no step handler for consolidate_episodes/.test(p)));
     assert.ok(!problems.some((p) => p.includes('supabase_sync')), 'supabase_sync has its handlers');
     assert.ok(!problems.some((p) => p.includes('daily_financial_analysis')), 'daily_financial_analysis has its handlers');
-    assert.match(report.checks.find((c: { name: string }) => c.name === 'WORKFLOWS').summary, /5 active, 2 of them runnable/);
+    assert.match(report.checks.find((c: { name: string }) => c.name === 'WORKFLOWS').summary, /5 active, 3 of them runnable/);
   });
 
   it('passes all six checks on a migrated database whose templates are runnable, and prints the ready line (exit 0)', async () => {

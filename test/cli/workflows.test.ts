@@ -31,9 +31,8 @@ const canarySteps = [
   { name: 'third', agent_type: 'monitor', handler: 'canary' },
 ];
 
-/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync and daily_financial_analysis have all of theirs. */
+/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync, daily_financial_analysis and llm_cache_refresh have all of theirs. */
 const referenceMissing: Record<string, string[]> = {
-  llm_cache_refresh: ['refresh_expiring_entries (handler refresh_expired_entries)', 'evict_stale_entries (handler evict_stale_entries)'],
   knowledge_graph_update: [
     'extract_entities (handler extract_entities)',
     'extract_relations (handler extract_relations)',

@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { cachedAsk, type LlmRequest, requestKey } from '../../src/llm/cache.js';
 import { LlmError, OllamaClient } from '../../src/llm/client.js';
 import { evictCache, refreshCache } from '../../src/llm/refresh.js';
+import { createMetrics } from '../../src/monitoring/metrics.js';
 import { createTestDatabase, openTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { answerFor, closedPort, type OllamaStandIn, startOllamaStandIn } from '../helpers/ollama.js';
 
@@ -149,6 +150,18 @@ describe('the LLM cache, on a real database, against the Ollama stand-in', () =>
       refreshCache(handle.pool, down, { minHits: 3, horizonMs: 4 * hour, limit: 10, concurrency: 2, ttlMs: hour }),
       new RegExp(`Ollama is unreachable at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); 1 cache entries are due`),
     );
+  });
+
+  it('/metrics shows entries by state, hits and misses, and how long Ollama took, per model', async () => {
+    await cachedAsk(handle.pool, client, generate('metered'), { ttlMs: hour });
+    await cachedAsk(handle.pool, client, generate('metered'), { ttlMs: hour });
+    await cachedAsk(handle.pool, client, generate('metered'), { ttlMs: hour });
+    const text = await createMetrics(await handle.kysely(), handle.pool).render();
+    assert.match(text, /^cesar_llm_cache_entries\{model="llama3\.1:8b",state="fresh"\} 1$/m);
+    assert.match(text, /^cesar_llm_cache_hits\{model="llama3\.1:8b"\} 2$/m);
+    assert.match(text, /^cesar_llm_cache_misses\{model="llama3\.1:8b"\} 1$/m);
+    assert.match(text, /^cesar_llm_answer_duration_seconds_count\{model="llama3\.1:8b"\} 1$/m);
+    assert.match(text, /^cesar_llm_answer_duration_seconds_bucket\{model="llama3\.1:8b",le="120"\} 1$/m);
   });
 
   it('evicts entries unused for the configured time, and stale entries past expiry', async () => {

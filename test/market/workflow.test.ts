@@ -3,9 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { builtInJobTypes } from '../../src/jobs/index.js';
+import { defaultLlmSettings, type LlmSettings } from '../../src/llm/settings.js';
 import { defaultMarketSettings, type MarketSettings } from '../../src/market/settings.js';
 import { cesar } from '../helpers/cli.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { closedPort, type OllamaStandIn, startOllamaStandIn } from '../helpers/ollama.js';
 import { runWorkerUntil } from '../helpers/queue.js';
 
 const days = 300;
@@ -50,6 +52,8 @@ function chart(symbol: string, base: number): unknown {
 describe('the daily_financial_analysis workflow', () => {
   let db: TestDatabase;
   let settings: MarketSettings;
+  let ollama: OllamaStandIn;
+  let llm: LlmSettings;
   let failAll = false;
   const server = http.createServer((req, res) => {
     const symbol = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').at(-1) ?? '');
@@ -67,6 +71,8 @@ describe('the daily_financial_analysis workflow', () => {
 
   before(async () => {
     db = await createTestDatabase();
+    ollama = await startOllamaStandIn();
+    llm = { ...defaultLlmSettings, ollamaUrl: ollama.url, maxAttempts: 1 };
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     settings = {
       ...defaultMarketSettings,
@@ -81,15 +87,16 @@ describe('the daily_financial_analysis workflow', () => {
   });
   after(async () => {
     server.close();
+    await ollama?.close();
     await db?.drop();
   });
 
-  async function run(marketSettings: MarketSettings) {
+  async function run(marketSettings: MarketSettings, llmSettings: LlmSettings = llm) {
     const started = await cesar(['workflows', 'run', 'daily_financial_analysis'], { DATABASE_URL: db.url });
     assert.equal(started.exitCode, 0, started.stderr);
     const id = Number(started.stdout.trim());
     const read = async () => (await sql(db.url, 'SELECT status, result, error FROM workflow_executions WHERE id = $1', [id]))[0]!;
-    await runWorkerUntil(db.url, builtInJobTypes({ market: marketSettings }), `execution ${id} to end`, async () =>
+    await runWorkerUntil(db.url, builtInJobTypes({ market: marketSettings, llm: llmSettings }), `execution ${id} to end`, async () =>
       ['succeeded', 'failed'].includes((await read()).status),
     );
     const steps = await sql(
@@ -124,6 +131,13 @@ describe('the daily_financial_analysis workflow', () => {
     assert.deepEqual(risk.symbols, ['AAPL', 'MSFT', 'SPY']);
     assert.ok(typeof risk.var_1d === 'number' && risk.var_1d >= 0, JSON.stringify(risk));
     assert.equal(result.write_daily_report!.symbols, 3);
+    assert.deepEqual(
+      result.write_daily_report!.summary,
+      { model: 'llama3.1:8b', cache: 'miss' },
+      'the generator agent asked its model, through the cache',
+    );
+    const [cached] = await sql(db.url, `SELECT count(*)::int AS n FROM llm_cache WHERE model = 'llama3.1:8b'`);
+    assert.equal(cached?.n, 1);
 
     const [failed] = await sql(db.url, `SELECT status, error_class FROM ingestion_log WHERE subject = 'NOPE'`);
     assert.deepEqual(failed, { status: 'failed', error_class: 'no_data' });
@@ -156,6 +170,7 @@ describe('the daily_financial_analysis workflow', () => {
     assert.match(body.body, /^# Daily financial report, \d{4}-\d{2}-\d{2}$/m);
     assert.match(body.body, /^\| AAPL \| \d{4}-\d{2}-\d{2} \| \d+\.\d{2} \|/m);
     assert.match(body.body, /NOPE: .*No data found/);
+    assert.match(body.body, /^## Summary \(llama3\.1:8b\)\n\nllama3\.1:8b says: /m);
     const text = await cesar(['market', 'report'], { DATABASE_URL: db.url });
     assert.equal(text.stdout, body.body.trimEnd());
 
@@ -169,10 +184,14 @@ describe('the daily_financial_analysis workflow', () => {
 
   it('running it again stores no second analysis of the same bars and rewrites the day’s report', async () => {
     const [bars] = await sql(db.url, 'SELECT count(*)::int AS n, max(ingested_at) AS newest FROM financial_data');
-    const again = await run(settings);
+    // Ollama down this time: the report is the figures alone, and the step says why.
+    const again = await run(settings, { ...llm, ollamaUrl: `http://127.0.0.1:${await closedPort()}` });
     assert.equal(again.status, 'succeeded', JSON.stringify(again.steps));
     const result = again.result as Record<string, Record<string, unknown>>;
     assert.equal(result.fetch_market_data!.written, 0, 'the same bars again change nothing');
+    assert.match(String((result.write_daily_report!.summary as { skipped: string }).skipped), /Ollama is unreachable/);
+    const report = JSON.parse((await cesar(['market', 'report', '--json'], { DATABASE_URL: db.url })).stdout);
+    assert.doesNotMatch(report.body, /## Summary/);
     assert.deepEqual(
       (result.analyze_portfolio!.symbols as Array<{ new: boolean }>).map((s) => s.new),
       [false, false, false],

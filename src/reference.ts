@@ -30,6 +30,8 @@ export const requiredTables: ReadonlyArray<readonly [table: string, purpose: str
   ['knowledge_edges', 'Knowledge graph relationships'],
   ['market_analysis', 'Indicators per symbol and day, with their inputs'],
   ['market_reports', 'The daily financial report'],
+  ['memory_semantic_episodes', 'Which episodes support each fact'],
+  ['memory_consolidation_history', 'Every consolidation decision, with the fact before and after'],
   ['email_messages', 'Every email read from the Maildir, once'],
 ];
 

@@ -377,6 +377,19 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runIngestEmail(await context(cmd), options);
     });
 
+  program
+    .command('memory')
+    .description('agents’ memory: episodes and consolidated facts')
+    .command('show')
+    .description('AGENT’s newest episodes, its semantic facts with support and confidence, and the consolidation’s decisions')
+    .argument('<agent>', 'the agent’s name (like "Report Writer") or id')
+    .option('--limit <n>', 'episodes and decisions shown (1 to 1000)', integerIn(1, 1000), 20)
+    .option('--json', 'print one JSON document')
+    .action(async (agent: string, options, cmd: Command) => {
+      const { runMemoryShow } = await import('./memory.js');
+      result.exitCode = await runMemoryShow(await context(cmd), agent, options);
+    });
+
   const llm = program.command('llm').description('the LLM (Ollama at OLLAMA_URL) and its response cache');
   llm
     .command('ask')

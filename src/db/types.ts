@@ -388,6 +388,27 @@ export interface EmailMessagesTable {
   received_at: DefaultTimestamp;
 }
 
+/** Which episodes support each semantic fact (schema/026). */
+export interface MemorySemanticEpisodesTable {
+  semantic_id: number;
+  episode_id: number;
+}
+
+/** Every consolidation decision (schema/026). */
+export interface MemoryConsolidationHistoryTable {
+  id: Generated<number>;
+  agent_id: number | null;
+  semantic_id: number | null;
+  topic: string;
+  decision: 'add' | 'update' | 'supersede';
+  claim: string;
+  before: Json | null;
+  after: Json;
+  episode_ids: string[];
+  execution_id: number | null;
+  decided_at: DefaultTimestamp;
+}
+
 /** Indicators per symbol and day (schema/022). */
 export interface MarketAnalysisTable {
   id: Generated<number>;
@@ -505,6 +526,8 @@ export interface Database {
   financial_data: FinancialDataTable;
   market_analysis: MarketAnalysisTable;
   market_reports: MarketReportsTable;
+  memory_semantic_episodes: MemorySemanticEpisodesTable;
+  memory_consolidation_history: MemoryConsolidationHistoryTable;
   memory_episodic: MemoryEpisodicTable;
   memory_semantic: MemorySemanticTable;
   knowledge_nodes: KnowledgeNodesTable;

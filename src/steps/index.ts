@@ -5,6 +5,7 @@ import { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { canaryStep } from './canary.js';
 import { llmSteps } from './llm.js';
 import { marketSteps } from './market.js';
+import { memorySteps } from './memory.js';
 import { syncSteps } from './sync.js';
 
 /** What built-in handlers need from the settings; a process that only reads declarations passes none. */
@@ -24,5 +25,7 @@ export function builtInStepHandlers(settings: StepSettings = {}): StepHandlerReg
   for (const step of marketSteps(settings.market ?? defaultMarketSettings, settings.llm ?? defaultLlmSettings)) registry.add(step);
   const [refresh, evict] = llmSteps(settings.llm ?? defaultLlmSettings);
   registry.add(refresh).add(evict);
+  const [consolidate, summarize, prune] = memorySteps(settings.llm ?? defaultLlmSettings);
+  registry.add(consolidate).add(summarize).add(prune);
   return registry;
 }

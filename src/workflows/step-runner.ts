@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import { processEvents } from '../events/process-events.js';
+import { recordFailedStepEpisode } from '../memory/episodes.js';
 import type { JobContext, JobHandler } from '../queue/job-types.js';
 import { sleep } from '../sleep.js';
 import { quote, storableText } from '../text.js';
@@ -293,6 +294,18 @@ async function failStep(
         error: message,
       },
     });
+    if (agent) {
+      await recordFailedStepEpisode(q, {
+        agentId: agent.id,
+        executionId,
+        template: state.template,
+        step: step.name,
+        attempt: ctx.attempt,
+        error: message,
+        willRetry: !last,
+        durationMs,
+      });
+    }
     if (last) {
       await finishExecution(q, executionId, {
         status: 'failed',

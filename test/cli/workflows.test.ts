@@ -31,17 +31,12 @@ const canarySteps = [
   { name: 'third', agent_type: 'monitor', handler: 'canary' },
 ];
 
-/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); supabase_sync, daily_financial_analysis and llm_cache_refresh have all of theirs. */
+/** The reference templates' steps whose handlers are not built yet (schema/007_reference_data.sql); the others have all of theirs. */
 const referenceMissing: Record<string, string[]> = {
   knowledge_graph_update: [
     'extract_entities (handler extract_entities)',
     'extract_relations (handler extract_relations)',
     'prune_weak_edges (handler prune_edges)',
-  ],
-  memory_consolidation: [
-    'consolidate_episodes (handler consolidate_episodes)',
-    'summarize_topics (handler summarize_topics)',
-    'prune_old_episodes (handler prune_episodes)',
   ],
 };
 
@@ -97,7 +92,7 @@ describe('cesar workflows (the built binary on a real database)', () => {
     assert.equal(r.stdout, '', args.join(' '));
   }
 
-  it('applies a canary template from a file; list shows it runnable and the four reference templates without handlers not runnable, naming their missing steps', async () => {
+  it('applies a canary template from a file; list shows it runnable and templates with steps lacking a handler not runnable, naming those steps', async () => {
     const created = await apply([
       { name: 'wf_canaries', description: 'three canaries', cron: '*/5 * * * *', steps: canarySteps },
       { name: 'wf_half', cron: '0 0 * * *', steps: [canarySteps[0], { name: 'later', agent_type: 'monitor', handler: 'not_built' }] },
@@ -120,7 +115,7 @@ describe('cesar workflows (the built binary on a real database)', () => {
     assert.equal(text.exitCode, 0, text.stderr);
     assert.match(text.stdout, /^Schedulers alive: 0 /);
     assert.match(text.stdout, /│ wf_canaries\s+│ \*\/5 \* \* \* \* UTC\s+│ latest \/ skip\s+│ yes\s+│ yes\s+│ never/);
-    assert.match(text.stdout, /│ memory_consolidation\s+│.*│ no: consolidate_episodes, summarize_topics/);
+    assert.match(text.stdout, /│ wf_half\s+│.*│ no: later/);
 
     const again = await apply({ name: 'wf_canaries', cron: '*/5 * * * *', steps: canarySteps });
     assert.match(again.stdout, /^Updated template wf_canaries/);
@@ -184,11 +179,7 @@ describe('cesar workflows (the built binary on a real database)', () => {
 
   it('refuses to run a template that is not runnable, in one line naming the missing steps (exit 65), creating nothing', async () => {
     const before = await executionCount();
-    await refused(
-      ['workflows', 'run', 'memory_consolidation'],
-      65,
-      /template memory_consolidation is not runnable: no step handler for consolidate_episodes \(handler consolidate_episodes\), summarize_topics \(handler summarize_topics\), prune_old_episodes \(handler prune_episodes\)/,
-    );
+    await refused(['workflows', 'run', 'wf_half'], 65, /template wf_half is not runnable: no step handler for later \(handler not_built\)/);
     await refused(['workflows', 'run', 'no_such_template'], 65, /no workflow template "no_such_template"/);
     await refused(['workflows', 'run', 'wf_canaries', '--input', '[1, 2]'], 65, /the input must be a JSON object/);
     await refused(['workflows', 'run', 'wf_canaries', '--input', '{nope'], 65, /--input is not valid JSON/);
@@ -234,16 +225,13 @@ describe('cesar workflows (the built binary on a real database)', () => {
   });
 
   it('enqueue --workflow of a tick that does not fire says why and exits 0; flag mix-ups are usage errors', async () => {
-    const skipped = await json<{ fate: string; execution_id: null; reason: string }>(['enqueue', '--workflow', 'memory_consolidation']);
+    const skipped = await json<{ fate: string; execution_id: null; reason: string }>(['enqueue', '--workflow', 'wf_half']);
     assert.deepEqual([skipped.fate, skipped.execution_id], ['skipped', null]);
-    assert.match(skipped.reason, /^not runnable: no step handler for consolidate_episodes \(handler consolidate_episodes\)/);
-    const text = await cesar(['enqueue', '--workflow', 'memory_consolidation'], env());
+    assert.match(skipped.reason, /^not runnable: no step handler for later \(handler not_built\)/);
+    const text = await cesar(['enqueue', '--workflow', 'wf_half'], env());
     assert.equal(text.exitCode, 0, text.stderr);
     assert.equal(text.stdout, '', 'no execution id');
-    assert.match(
-      oneLine(text.stderr),
-      /tick \S+ of memory_consolidation .*skipped: not runnable: no step handler for consolidate_episodes/,
-    );
+    assert.match(oneLine(text.stderr), /tick \S+ of wf_half .*skipped: not runnable: no step handler for later/);
 
     const before = await executionCount();
     await refused(['enqueue'], 64, /missing required argument 'type' \(or --workflow NAME\)/);

@@ -28,6 +28,8 @@ export const requiredTables: ReadonlyArray<readonly [table: string, purpose: str
   ['llm_cache', 'LLM response cache'],
   ['knowledge_nodes', 'Knowledge graph nodes'],
   ['knowledge_edges', 'Knowledge graph relationships'],
+  ['knowledge_edges_history', 'Expired knowledge graph edges (moved, never deleted)'],
+  ['knowledge_cursors', 'How far knowledge_graph_update has read each source'],
   ['market_analysis', 'Indicators per symbol and day, with their inputs'],
   ['market_reports', 'The daily financial report'],
   ['memory_semantic_episodes', 'Which episodes support each fact'],

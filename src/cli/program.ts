@@ -377,6 +377,26 @@ export function buildProgram(version: string, result: ProgramResult): Command {
       result.exitCode = await runIngestEmail(await context(cmd), options);
     });
 
+  const kg = program
+    .command('kg')
+    .description('the knowledge graph (the knowledge_graph_update workflow builds it): traverse it, count it');
+  kg.command('show')
+    .description('the nodes within --depth edges of the node KIND:KEY (either way), each with its depth and the edge it was reached by')
+    .argument('<node>', 'a node as KIND:KEY, like "agent:Report Writer", symbol:AAPL or step:daily_financial_analysis.fetch_market_data')
+    .option('--depth <n>', 'how many edges away (1 to 5)', integerIn(1, 5), 2)
+    .option('--json', 'print one JSON document')
+    .action(async (node: string, options, cmd: Command) => {
+      const { runKgShow } = await import('./kg.js');
+      result.exitCode = await runKgShow(await context(cmd), node, options);
+    });
+  kg.command('stats')
+    .description('nodes by kind, edges by relation, expired edges, and how far knowledge_graph_update has read each source')
+    .option('--json', 'print one JSON document')
+    .action(async (options, cmd: Command) => {
+      const { runKgStats } = await import('./kg.js');
+      result.exitCode = await runKgStats(await context(cmd), options);
+    });
+
   program
     .command('memory')
     .description('agents’ memory: episodes and consolidated facts')

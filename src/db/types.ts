@@ -235,18 +235,62 @@ export interface MemorySemanticTable {
 export interface KnowledgeNodesTable {
   id: Generated<number>;
   kind: string;
-  name: string;
+  /** What names the node within its kind: an agent's name, a template, template.step, a fact's topic, a ticker. */
+  key: string;
+  label: Generated<string>;
+  properties: Json;
+  /** The times of its oldest and newest evidence (the source rows' own times). */
+  first_seen_at: Timestamp;
+  last_seen_at: Timestamp;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+/** The current edges, one per (src_id, rel, dst_id); see schema/025_knowledge_graph.sql. */
+export interface KnowledgeEdgesTable {
+  src_id: number;
+  dst_id: number;
+  rel: string;
+  /** strength decayed by the whole days between last_seen_at and the graph's clock. */
+  weight: number;
+  /** n / (n + 1) of the evidence, or |rho| for correlated_with. */
+  strength: number;
+  evidence_count: Generated<number>;
+  first_seen_at: Timestamp;
+  last_seen_at: Timestamp;
+  /** The input that made it: agent_events, workflow_executions, memory_semantic, financial_data. */
+  source: string;
   properties: Json;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
 }
 
-export interface KnowledgeEdgesTable {
-  source_id: number;
-  target_id: number;
-  relation: string;
-  weight: Generated<number>;
+/** Edges that left knowledge_edges (moved here by the statement that deleted them). */
+export interface KnowledgeEdgesHistoryTable {
+  id: Generated<number>;
+  src_id: number;
+  rel: string;
+  dst_id: number;
+  weight: number;
+  strength: number;
+  evidence_count: number;
+  first_seen_at: Timestamp;
+  last_seen_at: Timestamp;
+  source: string;
   properties: Json;
+  created_at: Timestamp;
+  reason: 'pruned';
+  min_weight: number | null;
+  execution_id: number | null;
+  expired_at: DefaultTimestamp;
+}
+
+/** How far knowledge_graph_update has read each source (keyset cursor_at, cursor_id). */
+export interface KnowledgeCursorsTable {
+  source: string;
+  cursor_at: Timestamp | null;
+  cursor_id: number | null;
+  rows_read: Generated<number>;
   updated_at: DefaultTimestamp;
 }
 
@@ -532,6 +576,8 @@ export interface Database {
   memory_semantic: MemorySemanticTable;
   knowledge_nodes: KnowledgeNodesTable;
   knowledge_edges: KnowledgeEdgesTable;
+  knowledge_edges_history: KnowledgeEdgesHistoryTable;
+  knowledge_cursors: KnowledgeCursorsTable;
   llm_cache: LlmCacheTable;
   sync_systems: SyncSystemsTable;
   sync_status: SyncStatusTable;

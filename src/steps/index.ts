@@ -3,6 +3,7 @@ import { defaultMarketSettings, type MarketSettings } from '../market/settings.j
 import { defaultSyncSettings, type SyncSettings } from '../sync/settings.js';
 import { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { canaryStep } from './canary.js';
+import { knowledgeSteps } from './knowledge.js';
 import { llmSteps } from './llm.js';
 import { marketSteps } from './market.js';
 import { memorySteps } from './memory.js';
@@ -27,5 +28,6 @@ export function builtInStepHandlers(settings: StepSettings = {}): StepHandlerReg
   registry.add(refresh).add(evict);
   const [consolidate, summarize, prune] = memorySteps(settings.llm ?? defaultLlmSettings);
   registry.add(consolidate).add(summarize).add(prune);
+  for (const step of knowledgeSteps()) registry.add(step);
   return registry;
 }

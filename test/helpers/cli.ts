@@ -39,9 +39,8 @@ export async function cesar(
 }
 
 /**
- * The checks a text `cesar verify` report marks FAIL. A fresh migration fails WORKFLOWS alone (the
- * five templates' step handlers come with later issues): tests that use verify as a probe of a
- * working database assert exactly that.
+ * The checks a text `cesar verify` report marks FAIL. A fresh migration fails none (every check
+ * passes): tests that use verify as a probe of a working database assert exactly that.
  */
 export function failedChecks(stdout: string): string[] {
   return [...stdout.matchAll(/^❌ ([A-Z_]+): FAIL$/gm)].map((m) => m[1]!);

@@ -104,11 +104,12 @@ describe('cesar migrate', () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`Created database ${name}`));
     const verify = await cesar(['verify', '--json'], { DATABASE_URL: urlFor(name) });
-    // Every check but WORKFLOWS passes: the five templates have no step handlers yet (later issues).
+    // Every check passes on a fresh migration.
+    assert.equal(verify.exitCode, 0, verify.stdout);
     const failing = JSON.parse(verify.stdout).checks.filter((c: { status: string }) => c.status === 'FAIL');
     assert.deepEqual(
       failing.map((c: { name: string }) => c.name),
-      ['WORKFLOWS'],
+      [],
     );
   });
 

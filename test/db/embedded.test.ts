@@ -55,7 +55,6 @@ describe('the embedded PostgreSQL of a CESAR_HOME', () => {
     assert.deepEqual(postmastersOf(pgdata), [], 'the last command stopped the server');
     const verify = await cesar(['verify'], env);
     assert.deepEqual([verify.exitCode, failedChecks(verify.stdout)], [0, []], verify.stderr);
-    assert.equal(verify.exitCode, 1, verify.stderr);
     assert.match(verify.stdout, /PostgreSQL 18\.\d+ at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/cesar \(embedded\)/);
     assert.deepEqual(postmastersOf(pgdata), []);
   });

@@ -131,8 +131,8 @@ export function useTestDatabase(options: { migrated?: boolean } = {}): UsedTestD
 }
 
 /**
- * Give the five reference templates' steps the built-in canary handler, so that they are runnable
- * (their own handlers come with later issues): verify's WORKFLOWS check passes only then.
+ * Give the five reference templates' steps the built-in canary handler, so that a test runs them in
+ * milliseconds and without their integrations (Supabase, market data, Ollama).
  */
 export async function makeTemplatesRunnable(url: string): Promise<void> {
   await sql(url, `UPDATE workflow_steps SET action = 'canary', config = '{}'`);

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import { ConfigError } from '../errors.js';
+import { logIngestionAttempt, recordSystemRun } from '../ingestion/log.js';
 import type { Logger } from '../log.js';
 import { storableText } from '../text.js';
 import { AgentDirectory } from './addressing.js';
@@ -13,10 +14,8 @@ import {
   insertEpisodeSql,
   insertMessageSql,
   knownKeysSql,
-  logMessageSql,
   recordEmailFolderErrorSql,
   recordEmailNotConfiguredSql,
-  recordEmailRunSql,
   setEpisodeSql,
   storedKeySql,
 } from './queries.js';
@@ -304,47 +303,41 @@ function episodeContext(email: ParsedEmail, key: string, address: string, maxBod
   };
 }
 
-async function logMessage(
+function logMessage(
   q: Queryable,
   subject: string,
   jobId: number | undefined,
   elapsedMs: number,
   outcome: { rows?: number; error?: string; errorClass?: EmailErrorClass; sha256?: string },
 ): Promise<number> {
-  const { rows } = await q.query<{ id: string }>({
-    text: logMessageSql,
-    values: [
-      subject.slice(0, 1000),
-      outcome.error === undefined ? 'succeeded' : 'failed',
-      outcome.rows ?? 0,
-      outcome.error === undefined ? null : storableText(outcome.error, 2000),
-      outcome.errorClass ?? null,
-      outcome.sha256 ?? null,
-      jobId ?? null,
-      elapsedMs,
-    ],
+  return logIngestionAttempt(q, {
+    source: 'email_ingest',
+    targetTable: 'memory_episodic',
+    subject,
+    jobId,
+    elapsedMs,
+    rows: outcome.rows ?? 0,
+    error: outcome.error,
+    errorClass: outcome.errorClass,
+    payloadSha256: outcome.sha256,
   });
-  return Number(rows[0]!.id);
 }
 
 /** sync_status of email_ingest: ok, or error when every message read in this pass failed. */
 async function recordRun(pool: Queryable, run: EmailIngestRun, elapsedMs: number): Promise<void> {
   const failures = run.messages.filter((m) => m.status === 'failed').map((m) => `${m.key}: ${m.error_class}: ${m.error}`);
   const ok = run.messages.length === 0 || run.failed < run.messages.length;
-  await pool.query({
-    text: recordEmailRunSql,
-    values: [
-      ok ? 'ok' : 'error',
-      failures.length > 0 ? storableText(failures.join('; '), 2000) : null,
-      JSON.stringify({
-        files: run.files,
-        already_ingested: run.already_ingested,
-        read: run.messages.length,
-        stored: run.stored,
-        duplicates: run.duplicates,
-        failed: run.failed,
-      }),
-      elapsedMs,
-    ],
+  await recordSystemRun(pool, 'email_ingest', {
+    ok,
+    failures,
+    result: {
+      files: run.files,
+      already_ingested: run.already_ingested,
+      read: run.messages.length,
+      stored: run.stored,
+      duplicates: run.duplicates,
+      failed: run.failed,
+    },
+    elapsedMs,
   });
 }

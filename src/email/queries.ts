@@ -43,30 +43,6 @@ RETURNING id`;
 
 export const setEpisodeSql = 'UPDATE email_messages SET episode_id = $2 WHERE id = $1';
 
-/**
- * One message in the ingestion log, started $8 ms ago and finished now: subject $1 (the message id,
- * or the file's key), status $2, rows $3, error $4 and its class $5, payload hash $6, job $7.
- */
-export const logMessageSql = `
-INSERT INTO ingestion_log (source, target_table, subject, status, rows_ingested, error, error_class, payload_sha256, job_id,
-                           started_at, finished_at)
-VALUES ('email_ingest', 'memory_episodic', $1, $2, $3, $4, $5, $6, $7,
-        clock_timestamp() - $8::float8 * interval '1 millisecond', clock_timestamp())
-RETURNING id`;
-
-/** email_ingest's row in sync_status after a run: status $1, failures $2 (null: none), result $3, run time $4 ms. */
-export const recordEmailRunSql = `
-UPDATE sync_status
-   SET status = $1,
-       last_started_at = clock_timestamp() - $4::float8 * interval '1 millisecond',
-       last_success_at = CASE WHEN $1 = 'ok' THEN clock_timestamp() ELSE last_success_at END,
-       last_error = CASE WHEN $2::text IS NULL THEN last_error ELSE $2 END,
-       last_error_at = CASE WHEN $2::text IS NULL THEN last_error_at ELSE clock_timestamp() END,
-       last_result = $3::jsonb,
-       note = NULL,
-       updated_at = clock_timestamp()
- WHERE system_name = 'email_ingest'`;
-
 /** email_ingest could not read its Maildir: error $1. */
 export const recordEmailFolderErrorSql = `
 UPDATE sync_status

@@ -20,20 +20,6 @@ export const sourceNames = ['agent_events', 'workflow_executions', 'memory_seman
 export type SourceName = (typeof sourceNames)[number];
 
 /**
- * The newest row time a run may read, computed once before it reads: $1 ms before now, and never
- * past the start of a transaction that holds a transaction id (it has written, and may commit rows
- * stamped with its start time, now(), after we read). Rows newer than the bound wait for the next
- * run. Other roles' transactions are seen only with pg_read_all_stats.
- */
-export const readBoundSql = `
-SELECT LEAST(clock_timestamp() - $1::float8 * interval '1 millisecond',
-             (SELECT min(xact_start)
-                FROM pg_stat_activity
-               WHERE datname = current_database()
-                 AND pid <> pg_backend_pid()
-                 AND backend_xid IS NOT NULL))::text AS bound`;
-
-/**
  * Every cursor, locked: every writer of the graph takes these rows first, in this order, so two
  * updates (or an update and a prune) never interleave; the second waits, then reads the cursors the
  * first one committed.

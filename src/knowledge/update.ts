@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/queryable.js';
+import { readBoundSql } from '../db/read-bound.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import { InternalError } from '../errors.js';
 import { isValidSymbol, normaliseSymbols } from '../market/ingest.js';
@@ -15,7 +16,6 @@ import {
   lockCursorsSql,
   memoryBatchSql,
   pruneSql,
-  readBoundSql,
   type SourceName,
   sizeSql,
   sourceNames,

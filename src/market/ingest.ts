@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
+import { logIngestionAttempt, recordSystemRun } from '../ingestion/log.js';
 import { type DailyBar, type ErrorClass, type FetchDailyOptions, MarketDataError, type MarketDataProvider } from './bars.js';
-import { logAttemptSql, recordFinancialApiSql, upsertBarsSql } from './queries.js';
+import { upsertBarsSql } from './queries.js';
 
 /**
  * Ingestion of daily bars into financial_data: fetch each symbol from the provider, upsert its bars
@@ -89,7 +90,8 @@ async function ingestSymbol(pool: Pool, provider: MarketDataProvider, symbol: st
         ? err
         : new MarketDataError('bad_format', `unexpected failure: ${(err as Error).message}`, false, { cause: err });
     options.signal?.throwIfAborted();
-    const id = await logAttempt(pool, provider.name, symbol, options.jobId, performance.now() - started, {
+    const id = await logIngestionAttempt(pool, {
+      ...attempt(provider.name, symbol, options.jobId, started),
       rows: 0,
       error: failure.message,
       errorClass: failure.errorClass,
@@ -100,7 +102,8 @@ async function ingestSymbol(pool: Pool, provider: MarketDataProvider, symbol: st
   return withClientTransaction(pool, async (q) => {
     const written = (await q.query<{ written: number }>({ text: upsertBarsSql, values: [JSON.stringify(bars.map(asRow))] })).rows[0]!
       .written;
-    const id = await logAttempt(q, provider.name, symbol, options.jobId, performance.now() - started, {
+    const id = await logIngestionAttempt(q, {
+      ...attempt(provider.name, symbol, options.jobId, started),
       rows: written,
       payloadSha256: fetched.payload_sha256,
     });
@@ -118,6 +121,10 @@ async function ingestSymbol(pool: Pool, provider: MarketDataProvider, symbol: st
   });
 }
 
+function attempt(source: string, symbol: string, jobId: number | undefined, started: number) {
+  return { source, targetTable: 'financial_data', subject: symbol, jobId, elapsedMs: performance.now() - started };
+}
+
 function asRow(bar: DailyBar) {
   return {
     symbol: bar.symbol,
@@ -133,42 +140,12 @@ function asRow(bar: DailyBar) {
   };
 }
 
-async function logAttempt(
-  q: Queryable,
-  source: string,
-  symbol: string,
-  jobId: number | undefined,
-  elapsedMs: number,
-  outcome: { rows: number; error?: string; errorClass?: ErrorClass; payloadSha256?: string },
-): Promise<number> {
-  const { rows } = await q.query<{ id: string }>({
-    text: logAttemptSql,
-    values: [
-      source,
-      symbol,
-      outcome.error === undefined ? 'succeeded' : 'failed',
-      outcome.rows,
-      outcome.error?.slice(0, 2000) ?? null,
-      outcome.errorClass ?? null,
-      outcome.payloadSha256 ?? null,
-      jobId ?? null,
-      elapsedMs,
-    ],
-  });
-  return Number(rows[0]!.id);
-}
-
 /** sync_status of financial_api: ok when a symbol got data, error (with the failures) when none did. */
 async function recordFinancialApi(pool: Pool, run: IngestRun, elapsedMs: number): Promise<void> {
-  const ok = run.failed < run.symbols.length;
-  const failures = run.symbols.filter((s) => !s.ok).map((s) => `${s.symbol}: ${s.error}`);
-  await pool.query({
-    text: recordFinancialApiSql,
-    values: [
-      ok ? 'ok' : 'error',
-      failures.length > 0 ? failures.join('; ').slice(0, 2000) : null,
-      JSON.stringify({ symbols: run.symbols.length, received: run.received, written: run.written, failed: run.failed }),
-      elapsedMs,
-    ],
+  await recordSystemRun(pool, 'financial_api', {
+    ok: run.failed < run.symbols.length,
+    failures: run.symbols.filter((s) => !s.ok).map((s) => `${s.symbol}: ${s.error}`),
+    result: { symbols: run.symbols.length, received: run.received, written: run.written, failed: run.failed },
+    elapsedMs,
   });
 }

@@ -23,30 +23,6 @@ WITH incoming AS (
 )
 SELECT count(*)::int AS written FROM written`;
 
-/**
- * One attempt in the ingestion log, started $9 ms ago and finished now: source $1, subject $2,
- * status $3, rows $4, error $5 and its class $6, payload hash $7, job $8.
- */
-export const logAttemptSql = `
-INSERT INTO ingestion_log (source, target_table, subject, status, rows_ingested, error, error_class, payload_sha256, job_id,
-                           started_at, finished_at)
-VALUES ($1, 'financial_data', $2, $3, $4, $5, $6, $7, $8,
-        clock_timestamp() - $9::float8 * interval '1 millisecond', clock_timestamp())
-RETURNING id`;
-
-/** The financial_api system's row in sync_status after a fetch run: ok when a symbol got data, error when none did. */
-export const recordFinancialApiSql = `
-UPDATE sync_status
-   SET status = $1,
-       last_started_at = clock_timestamp() - $4::float8 * interval '1 millisecond',
-       last_success_at = CASE WHEN $1 = 'ok' THEN clock_timestamp() ELSE last_success_at END,
-       last_error = CASE WHEN $2::text IS NULL THEN last_error ELSE $2 END,
-       last_error_at = CASE WHEN $2::text IS NULL THEN last_error_at ELSE clock_timestamp() END,
-       last_result = $3::jsonb,
-       note = NULL,
-       updated_at = clock_timestamp()
- WHERE system_name = 'financial_api'`;
-
 /** The newest $3 daily bars of symbol $1 from source $2, newest first; days and prices as text. */
 export const recentBarsSql = `
 SELECT (observed_at AT TIME ZONE 'UTC')::date::text AS ts,

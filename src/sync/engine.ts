@@ -1,16 +1,9 @@
 import { acquireLease, releaseLease } from '../db/leases.js';
 import type { Queryable } from '../db/queryable.js';
+import { readBoundSql } from '../db/read-bound.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import type { Logger } from '../log.js';
-import {
-  applyRowsSql,
-  applyTombstonesSql,
-  cursorStart,
-  oldestWaitingSql,
-  purgeTombstonesSql,
-  readBoundSql,
-  readPageSql,
-} from './queries.js';
+import { applyRowsSql, applyTombstonesSql, cursorStart, oldestWaitingSql, purgeTombstonesSql, readPageSql } from './queries.js';
 import { localOrigin, remoteOrigin, type SyncDirection, type SyncedTable } from './tables.js';
 
 /**
@@ -113,7 +106,7 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
     let cursor = cursors[direction];
     // On the target, the versions written there after its own cursor in the other direction were not sent yet.
     const unsent = cursors[direction === 'pull' ? 'push' : 'pull'];
-    const bound = (await source.query<{ upper: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.upper;
+    const bound = (await source.query<{ bound: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.bound;
     const readPage = async (after: Cursor): Promise<Page> =>
       (
         await source.query<Page>({

@@ -12,21 +12,6 @@ const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 export const cursorStart = { at: '-infinity', id: '00000000-0000-0000-0000-000000000000' };
 
 /**
- * The newest version a reader may pass, computed before it reads: $1 ms before now, and never past
- * the start of a transaction that holds a transaction id (it has written, and may commit a version
- * stamped after its start but before this bound). A transaction that gets its id later stamps its
- * rows later than this bound. Other roles' transactions are seen only with pg_read_all_stats;
- * CockroachDB shows none: the lag is all there is then.
- */
-export const readBoundSql = `
-SELECT LEAST(clock_timestamp() - $1::float8 * interval '1 millisecond',
-             (SELECT min(xact_start)
-                FROM pg_stat_activity
-               WHERE datname = current_database()
-                 AND pid <> pg_backend_pid()
-                 AND backend_xid IS NOT NULL))::text AS upper`;
-
-/**
  * One page of the versions side $1 wrote, after the cursor ($2, $3) and before the bound $4: rows and
  * tombstones merged in cursor order, at most $5. Answers the page as JSON text (passed on as it is),
  * its size and its last key (the next cursor). References travel as the referenced row's sync_id.

@@ -131,7 +131,7 @@ SELECT a.id
 
 /**
  * Step $2 of execution $1 (job $3) ended: as succeeded with output $4 or skipped with reason $5
- * (status $6), after $7 ms, on attempt $8; record step.$6 and the agent's episode; and, when the execution is still under
+ * (status $6), after $7 ms, on attempt $8; record step.$6 and the agent's episode (output summary $10); and, when the execution is still under
  * way and there is a next step (its max attempts in $9; null for the last step), enqueue the next
  * step's job, all in one statement. The job is inserted here as the queue's enqueueSql inserts one
  * (same columns, same dedupe key guard), because a separate enqueue would cost this hot path a
@@ -157,18 +157,13 @@ WITH done AS (
       FROM done d, execution x
 ), episode AS (
     -- What the agent did, as an episode of its memory (src/memory/episodes.ts has the failed ones):
-    -- the outcome, and the output's top-level numbers, flags and short texts as its summary.
+    -- the outcome, and the summary $10 of the output (its top-level numbers, flags and short texts).
     INSERT INTO memory_episodic (agent_id, content, context, importance)
     SELECT d.agent_id,
            $6 || ' step ' || d.name || ' of ' || x.template || ' (execution ' || $1::bigint || ')',
            jsonb_build_object('kind', 'step', 'execution_id', $1::bigint, 'template', x.template, 'step', d.name,
                               'outcome', $6::text, 'attempt', $8::int, 'duration_ms', round($7::numeric, 1),
-                              'summary', coalesce((SELECT jsonb_object_agg(o.key, o.value)
-                                                     FROM jsonb_each(CASE WHEN jsonb_typeof($4::jsonb) = 'object' THEN $4::jsonb
-                                                                          ELSE '{}'::jsonb END) o
-                                                    WHERE jsonb_typeof(o.value) IN ('number', 'boolean')
-                                                       OR (jsonb_typeof(o.value) = 'string' AND length(o.value #>> '{}') <= 200)),
-                                                  '{}'::jsonb))
+                              'summary', $10::jsonb)
            || CASE WHEN $5::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('reason', left($5::text, 500)) END,
            CASE WHEN $6 = 'skipped' THEN 0.2 ELSE 0.3 END
       FROM done d, execution x

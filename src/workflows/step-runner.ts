@@ -20,6 +20,16 @@ import type { TemplateStep } from './templates.js';
  * type's is a ceiling above every step's).
  */
 
+/** What an episode keeps of a step's output: its top-level numbers, flags and short texts. */
+export function episodeSummary(output: unknown): Record<string, unknown> {
+  if (output === null || typeof output !== 'object' || Array.isArray(output) || output instanceof StepSkipped) return {};
+  const summary: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(output)) {
+    if (typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= 200)) summary[key] = value;
+  }
+  return summary;
+}
+
 export interface StepPayload {
   execution_id: number;
   step: number;
@@ -118,6 +128,7 @@ async function runStep(registry: StepHandlerRegistry, ctx: JobContext<StepPayloa
       duration,
       ctx.attempt,
       next?.max_attempts ?? null,
+      JSON.stringify(episodeSummary(output)),
     ],
   });
   const result = rows[0]!;

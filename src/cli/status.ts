@@ -106,7 +106,8 @@ function formatStatus(s: StatusView, database: string): string {
         orNever(x.last_success_at),
         x.pending_seconds === null ? '-' : `${Math.round(x.pending_seconds)} s`,
         x.clock_skew_ms === null ? '-' : `${x.clock_skew_ms} ms`,
-        x.last_error ?? '-',
+        // The whole text is in `cesar status --json` and `cesar sync status`; a table cell keeps a line's worth.
+        x.last_error ? shorten(x.last_error, 120) : '-',
       ]),
     ),
   );
@@ -116,4 +117,9 @@ function formatStatus(s: StatusView, database: string): string {
     for (const n of s.not_built) out.push(dim(`  ${n.part}: ${n.note}`));
   }
   return out.join('\n');
+}
+
+function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

@@ -52,6 +52,21 @@ describe('cesar status', () => {
     for (const view of ['mv_sync_lag', 'mv_ingestion_errors']) assert.match(r.stdout, new RegExp(`│ ${view}\\s+│ \\S+Z\\s+│ \\d+ s`));
   });
 
+  it('keeps a long sync error to one line of its table cell, and gives it whole in --json', async () => {
+    const long = `first line\n${'x'.repeat(300)} the end`;
+    await sql(d.url, `UPDATE sync_status SET status = 'error', last_error = $1 WHERE system_name = 'financial_api'`, [long]);
+    try {
+      const r = await cesar(['status'], { DATABASE_URL: d.url });
+      const row = r.stdout.split('\n').find((l) => l.includes('│ financial_api'));
+      assert.match(String(row), /│ first line x+…\s+│$/);
+      assert.doesNotMatch(r.stdout, /the end/);
+      const json = JSON.parse((await cesar(['status', '--json'], { DATABASE_URL: d.url })).stdout);
+      assert.equal(json.sync.find((s: { system: string }) => s.system === 'financial_api').last_error, long);
+    } finally {
+      await sql(d.url, `UPDATE sync_status SET status = 'never_run', last_error = NULL WHERE system_name = 'financial_api'`);
+    }
+  });
+
   it('--watch --json prints a fresh document each interval, showing a change without a restart; SIGINT stops it (exit 0)', async () => {
     const child = execa(process.execPath, [cesarBin, 'status', '--watch', '--json', '--interval', '300ms'], {
       reject: false,

@@ -18,6 +18,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs } from './proc-cpu.mjs';
+import { openThrowawayDatabase } from './throwaway-db.mjs';
 
 const args = { symbols: 500, years: 10, provider: 'stooq', concurrency: 4, databaseUrl: process.env.DATABASE_URL, serve: false };
 const argv = process.argv.slice(2);
@@ -199,43 +200,25 @@ async function main() {
   const symbols = symbolNames(args.symbols);
   const provider = createProvider({ ...defaultMarketSettings, provider: args.provider, baseUrl: base, maxAttempts: 1, timeoutMs: 60_000 });
 
-  const withDb = (url, db) => {
-    const u = new URL(url);
-    u.pathname = `/${db}`;
-    return u.toString();
-  };
   const name = `cesar_bench_ingest_${process.pid}`;
-  const admin = new pg.Client({ connectionString: withDb(args.databaseUrl, 'postgres') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const pool = new pg.Pool({ connectionString: withDb(args.databaseUrl, name), max: args.concurrency + 1, idleTimeoutMillis: 0 });
-  // DROP DATABASE ... WITH (FORCE) at the end ends idle connections: not an error of the run.
-  pool.on('error', () => undefined);
+  const bench = await openThrowawayDatabase(pg, args.databaseUrl, name, { poolMax: args.concurrency + 1 });
+  const { admin, pool } = bench;
 
   const seconds = (ms) => Math.round(ms) / 1000;
   const perSecond = (n, ms) => Math.round(n / (ms / 1000));
-  /**
-   * CPU (ms) of each server process connected to the bench's database, by pid: its own backends
-   * (the pool never closes them, so none is lost between two readings) and any autovacuum worker
-   * there at that moment. Other databases of the server (other people's work) are not counted.
-   */
-  const backendCpuMs = async () => {
-    const { rows } = await admin.query({ text: 'SELECT pid FROM pg_stat_activity WHERE datname = $1', values: [name] });
-    return new Map(rows.map((r) => [r.pid, processCpuMs(r.pid) ?? 0]));
-  };
   /** Wall time and CPU (client, fixture server, the bench's backends) of one phase, and the WAL written (by the whole server). */
   const measured = async (fn) => {
     const cpu0 = process.cpuUsage();
     const server0 = processCpuMs(child.pid);
-    const backends0 = await backendCpuMs();
-    const wal0 = (await admin.query('SELECT pg_current_wal_lsn() AS lsn')).rows[0].lsn;
+    const backends0 = await bench.backendCpuMs();
+    const wal0 = await bench.walMark();
     const started = performance.now();
     const result = await fn();
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
-    const backends1 = await backendCpuMs();
+    const backends1 = await bench.backendCpuMs();
     const server1 = processCpuMs(child.pid);
-    const wal = (await admin.query({ text: 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS bytes', values: [wal0] })).rows[0];
+    const walBytes = await bench.walBytesSince(wal0);
     return {
       ms,
       result,
@@ -244,7 +227,7 @@ async function main() {
         fixture_server: server0 === null || server1 === null ? null : Math.round(server1 - server0),
         postgres_backends: Math.round([...backends1].reduce((sum, [pid, ms]) => sum + ms - (backends0.get(pid) ?? 0), 0)),
       },
-      wal_mb: Math.round(Number(wal.bytes) / 1e5) / 10,
+      wal_mb: Math.round(walBytes / 1e5) / 10,
     };
   };
   const ingestion = (m) => ({
@@ -397,9 +380,7 @@ async function main() {
       )}\n`,
     );
   } finally {
-    await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await bench.close();
     child.kill();
   }
 }

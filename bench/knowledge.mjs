@@ -13,7 +13,7 @@
 // It loads the compiled library (dist/, `npm run build`); before a build, run it with
 // `node --import tsx bench/knowledge.mjs ...` and it loads src/.
 import { performance } from 'node:perf_hooks';
-import { processCpuMs } from './proc-cpu.mjs';
+import { openThrowawayDatabase } from './throwaway-db.mjs';
 
 const args = { events: 100_000, newEvents: 1_000, steps: 4, batchSize: 10_000, databaseUrl: process.env.DATABASE_URL };
 const argv = process.argv.slice(2);
@@ -54,46 +54,33 @@ const { migrate, silentLogger } = await import('cesar');
 const { updateKnowledgeGraph } = await load('update');
 const { graphStats, neighbourhood } = await load('traverse');
 
-const withDb = (url, db) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
 const name = `cesar_bench_knowledge_${process.pid}`;
-const admin = new pg.Client({ connectionString: withDb(args.databaseUrl, 'postgres') });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const pool = new pg.Pool({ connectionString: withDb(args.databaseUrl, name), max: 4, idleTimeoutMillis: 0 });
-pool.on('error', () => undefined);
+const bench = await openThrowawayDatabase(pg, args.databaseUrl, name, { poolMax: 4 });
+const { admin, pool } = bench;
 
 const seconds = (ms) => Math.round(ms) / 1000;
 const perSecond = (n, ms) => (ms > 0 ? Math.round(n / (ms / 1000)) : null);
 
-/** CPU (ms) of the bench database's backends, by pid. */
-const backendCpuMs = async () => {
-  const { rows } = await admin.query({ text: 'SELECT pid FROM pg_stat_activity WHERE datname = $1', values: [name] });
-  return new Map(rows.map((r) => [r.pid, processCpuMs(r.pid) ?? 0]));
-};
 /** Wall time and CPU (client, the bench's backends), WAL written (whole server), and rows written (this database). */
 const measured = async (fn) => {
   const cpu0 = process.cpuUsage();
-  const backends0 = await backendCpuMs();
-  const wal0 = (await admin.query('SELECT pg_current_wal_lsn() AS lsn')).rows[0].lsn;
+  const backends0 = await bench.backendCpuMs();
+  const wal0 = await bench.walMark();
   const tup0 = await tuples();
   const t0 = performance.now();
   const result = await fn();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const backends1 = await backendCpuMs();
+  const backends1 = await bench.backendCpuMs();
   let backendMs = 0;
   for (const [pid, after] of backends1) backendMs += after - (backends0.get(pid) ?? 0);
-  const wal = (await admin.query({ text: 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS bytes', values: [wal0] })).rows[0];
+  const walBytes = await bench.walBytesSince(wal0);
   const tup1 = await tuples();
   return {
     ms,
     result,
     cpu_ms: { client: Math.round((cpu.user + cpu.system) / 1000), postgres: Math.round(backendMs) },
-    wal_kb: Math.round(Number(wal.bytes) / 1024),
+    wal_kb: Math.round(walBytes / 1024),
     graph_rows_written: tup1 - tup0,
   };
 };
@@ -230,7 +217,5 @@ try {
     )}\n`,
   );
 } finally {
-  await pool.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await bench.close();
 }

@@ -21,6 +21,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs } from './proc-cpu.mjs';
+import { openThrowawayDatabase } from './throwaway-db.mjs';
 
 const args = { entries: 100_000, lookups: 20_000, concurrency: 8, misses: 2000, databaseUrl: process.env.DATABASE_URL, serve: false };
 const argv = process.argv.slice(2);
@@ -157,23 +158,10 @@ async function main() {
   const client = new OllamaClient({ baseUrl: `http://127.0.0.1:${served.port}`, timeoutMs: 30_000, maxAttempts: 1, backoffMs: 0 });
   const policy = { ttlMs: defaultLlmSettings.cacheTtlMs };
 
-  const withDb = (url, db) => {
-    const u = new URL(url);
-    u.pathname = `/${db}`;
-    return u.toString();
-  };
   const name = `cesar_bench_llm_cache_${process.pid}`;
-  const admin = new pg.Client({ connectionString: withDb(args.databaseUrl, 'postgres') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const pool = new pg.Pool({ connectionString: withDb(args.databaseUrl, name), max: args.concurrency + 1, idleTimeoutMillis: 0 });
-  // DROP DATABASE ... WITH (FORCE) at the end ends idle connections: not an error of the run.
-  pool.on('error', () => undefined);
+  const bench = await openThrowawayDatabase(pg, args.databaseUrl, name, { poolMax: args.concurrency + 1 });
+  const { admin, pool } = bench;
 
-  const backendCpuMs = async () => {
-    const { rows } = await admin.query({ text: 'SELECT pid FROM pg_stat_activity WHERE datname = $1', values: [name] });
-    return new Map(rows.map((r) => [r.pid, processCpuMs(r.pid) ?? 0]));
-  };
   /**
    * `count` operations, `concurrency` at once; op(i) is timed one by one. Wall time, rate, latency,
    * CPU (client, stand-in, the bench's PostgreSQL backends) and WAL (the whole server's).
@@ -182,8 +170,8 @@ async function main() {
     const samples = new Array(count);
     const cpu0 = process.cpuUsage();
     const standIn0 = processCpuMs(child.pid);
-    const backends0 = await backendCpuMs();
-    const wal0 = (await admin.query('SELECT pg_current_wal_lsn() AS lsn')).rows[0].lsn;
+    const backends0 = await bench.backendCpuMs();
+    const wal0 = await bench.walMark();
     let next = 0;
     const worker = async () => {
       while (next < count) {
@@ -197,9 +185,9 @@ async function main() {
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
-    const backends1 = await backendCpuMs();
+    const backends1 = await bench.backendCpuMs();
     const standIn1 = processCpuMs(child.pid);
-    const wal = (await admin.query({ text: 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS bytes', values: [wal0] })).rows[0];
+    const walBytes = await bench.walBytesSince(wal0);
     const perOp = (x) => Math.round((x / count) * 1000) / 1000;
     const clientMs = (cpu.user + cpu.system) / 1000;
     const standInMs = standIn0 === null || standIn1 === null ? null : standIn1 - standIn0;
@@ -216,7 +204,7 @@ async function main() {
           stand_in: standInMs === null ? null : perOp(standInMs),
           postgres_backends: perOp(backendsMs),
         },
-        wal_bytes_per_op: Math.round(Number(wal.bytes) / count),
+        wal_bytes_per_op: Math.round(walBytes / count),
       },
       samples,
     };
@@ -389,9 +377,7 @@ async function main() {
       )}\n`,
     );
   } finally {
-    await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await bench.close();
     child.kill();
   }
 }

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 //   node bench/sync.mjs --database-url postgres://postgres@127.0.0.1:5432/postgres [--rows 100000] [--page 2000]
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { withDatabase } from './throwaway-db.mjs';
 
 const { migrate, silentLogger } = await import('cesar');
 const { runSync } = await import('../dist/sync/run.js');
@@ -27,16 +28,11 @@ if (!args.databaseUrl) {
   process.stderr.write('give --database-url\n');
   process.exit(64);
 }
-const withDb = (url, db) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
 const names = ['a_here', 'b_there', 'c_floor_from', 'd_floor_to'].map((n) => `cesar_bench_sync_${process.pid}_${n}`);
-const admin = new pg.Client({ connectionString: withDb(args.databaseUrl, 'postgres') });
+const admin = new pg.Client({ connectionString: withDatabase(args.databaseUrl, 'postgres') });
 await admin.connect();
 for (const n of names) await admin.query(`CREATE DATABASE ${n}`);
-const [localUrl, remoteUrl, floorFromUrl, floorToUrl] = names.map((n) => withDb(args.databaseUrl, n));
+const [localUrl, remoteUrl, floorFromUrl, floorToUrl] = names.map((n) => withDatabase(args.databaseUrl, n));
 const local = new pg.Pool({ connectionString: localUrl, max: 4 });
 // DROP DATABASE ... WITH (FORCE) at the end ends idle connections: not an error of the run.
 local.on('error', () => undefined);

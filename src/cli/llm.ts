@@ -1,8 +1,7 @@
 import { CesarError, ExitCode, InputError } from '../errors.js';
 import { cachedAsk, type LlmRequest } from '../llm/cache.js';
-import { LlmError, OllamaClient } from '../llm/client.js';
+import { LlmError, ollamaClient } from '../llm/client.js';
 import { statsByModelSql, statsSql } from '../llm/queries.js';
-import type { LlmSettings } from '../llm/settings.js';
 import { type CliContext, withDatabase } from './context.js';
 import { dim, printJson, renderTable } from './output.js';
 
@@ -13,15 +12,6 @@ export interface LlmAskOptions {
   cache?: boolean;
   allowStale?: boolean;
   json?: boolean;
-}
-
-function client(settings: LlmSettings): OllamaClient {
-  return new OllamaClient({
-    baseUrl: settings.ollamaUrl,
-    timeoutMs: settings.timeoutMs,
-    maxAttempts: settings.maxAttempts,
-    backoffMs: settings.backoffMs,
-  });
 }
 
 /** Ollama's failures as operator errors: a missing model or a refused request is the input (65), the rest is Ollama (69). */
@@ -39,7 +29,7 @@ export async function runLlmAsk(ctx: CliContext, model: string, prompt: string, 
   if (options.seed !== undefined) llmOptions.seed = options.seed;
   const call: LlmRequest = { endpoint: 'generate', request: { model, prompt, system: options.system, options: llmOptions } };
   return withDatabase(ctx, async (handle) => {
-    const answered = await cachedAsk(handle.pool, client(ctx.config.llm), call, {
+    const answered = await cachedAsk(handle.pool, ollamaClient(ctx.config.llm), call, {
       ttlMs: ctx.config.llm.cacheTtlMs,
       allowStale: options.allowStale === true,
       noCache: options.cache === false,
@@ -70,7 +60,7 @@ export async function runLlmAsk(ctx: CliContext, model: string, prompt: string, 
 
 /** `cesar llm models`: the models Ollama has, with their digests. */
 export async function runLlmModels(ctx: CliContext, options: { json?: boolean }): Promise<number> {
-  const models = await client(ctx.config.llm)
+  const models = await ollamaClient(ctx.config.llm)
     .tags()
     .catch((err: unknown) => {
       throw operatorError(err);

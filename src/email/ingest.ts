@@ -2,8 +2,9 @@ import { performance } from 'node:perf_hooks';
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import { ConfigError } from '../errors.js';
-import { logIngestionAttempt, recordSystemRun } from '../ingestion/log.js';
+import { logIngestionAttempt } from '../ingestion/log.js';
 import type { Logger } from '../log.js';
+import { recordSystemNotConfigured, recordSystemRun } from '../sync/system-status.js';
 import { storableText } from '../text.js';
 import { AgentDirectory } from './addressing.js';
 import { listMaildir, type MaildirEntry, MaildirError, type ReadMessage, readMessage } from './maildir.js';
@@ -15,7 +16,6 @@ import {
   insertMessageSql,
   knownKeysSql,
   recordEmailFolderErrorSql,
-  recordEmailNotConfiguredSql,
   setEpisodeSql,
   storedKeySql,
 } from './queries.js';
@@ -80,7 +80,7 @@ export const maildirNotConfiguredNote =
 
 /** sync_status of email_ingest says not_configured, with the line that says what to set. */
 export async function markEmailNotConfigured(pool: Queryable): Promise<void> {
-  await pool.query({ text: recordEmailNotConfiguredSql, values: [maildirNotConfiguredNote] });
+  await recordSystemNotConfigured(pool, 'email_ingest', maildirNotConfiguredNote);
 }
 
 /**

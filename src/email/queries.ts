@@ -49,7 +49,3 @@ UPDATE sync_status
    SET status = 'error', last_started_at = clock_timestamp(), last_error = $1, last_error_at = clock_timestamp(),
        note = NULL, updated_at = clock_timestamp()
  WHERE system_name = 'email_ingest'`;
-
-/** CESAR_MAILDIR is not set: the note $1 says what to set. */
-export const recordEmailNotConfiguredSql = `
-UPDATE sync_status SET status = 'not_configured', note = $1, updated_at = clock_timestamp() WHERE system_name = 'email_ingest'`;

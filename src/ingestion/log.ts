@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/queryable.js';
 import { storableText } from '../text.js';
-import { logAttemptSql, recordRunSql } from './queries.js';
+import { logAttemptSql } from './queries.js';
 
 /** One attempt of an ingesting system, as ingestion_log keeps it. */
 export interface IngestionAttempt {
@@ -34,22 +34,4 @@ export async function logIngestionAttempt(q: Queryable, a: IngestionAttempt): Pr
     ],
   });
   return Number(rows[0]!.id);
-}
-
-/** A system's sync_status after a run: ok or error, the failures (if any), what the run did. */
-export async function recordSystemRun(
-  q: Queryable,
-  system: string,
-  run: { ok: boolean; failures: string[]; result: unknown; elapsedMs: number },
-): Promise<void> {
-  await q.query({
-    text: recordRunSql,
-    values: [
-      run.ok ? 'ok' : 'error',
-      run.failures.length > 0 ? storableText(run.failures.join('; '), 2000) : null,
-      JSON.stringify(run.result),
-      run.elapsedMs,
-      system,
-    ],
-  });
 }

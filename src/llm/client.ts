@@ -6,6 +6,7 @@
  * was read, never 400 or 404; "model not found" becomes a line that says to pull the model.
  */
 import { sleep } from '../sleep.js';
+import type { LlmSettings } from './settings.js';
 
 export type LlmErrorKind = 'unreachable' | 'timeout' | 'model_not_found' | 'bad_request' | 'server_error' | 'bad_response';
 
@@ -106,6 +107,16 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Stream the answer, calling this with each piece of text as it arrives. */
   onText?: (text: string) => void;
+}
+
+/** The client the settings describe (OLLAMA_URL, CESAR_LLM_TIMEOUT). */
+export function ollamaClient(settings: LlmSettings): OllamaClient {
+  return new OllamaClient({
+    baseUrl: settings.ollamaUrl,
+    timeoutMs: settings.timeoutMs,
+    maxAttempts: settings.maxAttempts,
+    backoffMs: settings.backoffMs,
+  });
 }
 
 export class OllamaClient {

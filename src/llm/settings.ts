@@ -11,6 +11,11 @@ export interface LlmSettings {
   cacheTtlMs: number;
 }
 
+/** The model an agent asks: its config's `model`, else the reference agents' own. */
+export function agentModel(config: Record<string, unknown>): string {
+  return typeof config.model === 'string' && config.model !== '' ? config.model : 'llama3.1:8b';
+}
+
 export const defaultLlmSettings: LlmSettings = {
   ollamaUrl: 'http://127.0.0.1:11434',
   timeoutMs: 120_000,

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
-import { logIngestionAttempt, recordSystemRun } from '../ingestion/log.js';
+import { logIngestionAttempt } from '../ingestion/log.js';
+import { recordSystemRun } from '../sync/system-status.js';
 import { type DailyBar, type ErrorClass, type FetchDailyOptions, MarketDataError, type MarketDataProvider } from './bars.js';
 import { upsertBarsSql } from './queries.js';
 

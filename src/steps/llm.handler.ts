@@ -1,4 +1,4 @@
-import { OllamaClient } from '../llm/client.js';
+import { ollamaClient } from '../llm/client.js';
 import { evictCache, refreshCache } from '../llm/refresh.js';
 import type { LlmSettings } from '../llm/settings.js';
 import type { StepContext } from '../workflows/step-handlers.js';
@@ -13,12 +13,7 @@ function agentNumber(config: Record<string, unknown>, key: string, fallback: num
 }
 
 export async function runRefreshStep(ctx: StepContext<RefreshStepConfig>, settings: LlmSettings): Promise<unknown> {
-  const client = new OllamaClient({
-    baseUrl: settings.ollamaUrl,
-    timeoutMs: settings.timeoutMs,
-    maxAttempts: settings.maxAttempts,
-    backoffMs: settings.backoffMs,
-  });
+  const client = ollamaClient(settings);
   const result = await refreshCache(ctx.pool, client, {
     minHits: agentNumber(ctx.agent.config, 'min_hits_to_refresh', 3),
     limit: Math.round(agentNumber(ctx.agent.config, 'batch_size', 100)),

@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/queryable.js';
 import type { ConnectionPool } from '../db/transaction.js';
 import { cachedAsk } from '../llm/cache.js';
-import { OllamaClient } from '../llm/client.js';
-import type { LlmSettings } from '../llm/settings.js';
+import { ollamaClient } from '../llm/client.js';
+import { agentModel, type LlmSettings } from '../llm/settings.js';
 import { analyseSymbol, barsAnalysed, recentBars, type SymbolAnalysis } from '../market/analysis.js';
 import { type IngestRun, ingestSymbols, isValidSymbol, normaliseSymbols } from '../market/ingest.js';
 import { createProvider } from '../market/providers/index.js';
@@ -223,16 +223,11 @@ async function modelSummary(
   date: string,
 ): Promise<{ text?: string; model: string; cache?: string; skipped?: string }> {
   const config = ctx.agent.config;
-  const model = typeof config.model === 'string' ? config.model : 'llama3.1:8b';
+  const model = agentModel(config);
   const options: Record<string, unknown> = { seed: Number(date.replaceAll('-', '')) };
   if (typeof config.temperature === 'number') options.temperature = config.temperature;
   if (typeof config.max_tokens === 'number') options.num_predict = config.max_tokens;
-  const client = new OllamaClient({
-    baseUrl: llm.ollamaUrl,
-    timeoutMs: llm.timeoutMs,
-    maxAttempts: llm.maxAttempts,
-    backoffMs: llm.backoffMs,
-  });
+  const client = ollamaClient(llm);
   try {
     const answered = await cachedAsk(
       ctx.pool,

@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/queryable.js';
 import type { ConnectionPool } from '../db/transaction.js';
 import { cachedAsk, isOutage } from '../llm/cache.js';
-import { OllamaClient } from '../llm/client.js';
-import type { LlmSettings } from '../llm/settings.js';
+import { ollamaClient } from '../llm/client.js';
+import { agentModel, type LlmSettings } from '../llm/settings.js';
 import { type ConsolidationResult, consolidateMemory, defaultConsolidationOptions } from '../memory/consolidate.js';
 import { factsToPhraseSql, phraseFactSql, pruneEpisodesSql } from '../memory/queries.js';
 import type { StepContext } from '../workflows/step-handlers.js';
@@ -24,13 +24,8 @@ export async function runSummarizeStep(ctx: StepContext<SummarizeStepConfig>, ll
   const consolidated = ctx.outputs.consolidate_episodes as ConsolidationResult | null | undefined;
   const ids = consolidated?.changed_facts ?? [];
   if (ids.length === 0) return { phrased: 0, kept_template: 0, note: 'no fact was written in this run' };
-  const model = typeof ctx.agent.config.model === 'string' ? ctx.agent.config.model : 'llama3.1:8b';
-  const client = new OllamaClient({
-    baseUrl: llm.ollamaUrl,
-    timeoutMs: llm.timeoutMs,
-    maxAttempts: llm.maxAttempts,
-    backoffMs: llm.backoffMs,
-  });
+  const model = agentModel(ctx.agent.config);
+  const client = ollamaClient(llm);
   const facts = await ctx.pool.query<{ id: string; content: string; agent: string | null }>({ text: factsToPhraseSql, values: [ids] });
   let phrased = 0;
   for (const fact of facts.rows) {

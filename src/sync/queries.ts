@@ -236,3 +236,22 @@ SELECT key FROM (${verifyKeys(t)}) k WHERE bucket = ANY($2::text[])`;
 export function countRowsSql(t: SyncedTable): string {
   return `SELECT count(*)::int AS count FROM ${ident(t.name)}`;
 }
+
+// sync_status, the row of each sync system (supabase, financial_api, email_ingest) ------------------
+
+/** System $5's row in sync_status after a run: status $1, failures $2 (null: none), result $3, run time $4 ms. */
+export const recordRunSql = `
+UPDATE sync_status
+   SET status = $1,
+       last_started_at = clock_timestamp() - $4::float8 * interval '1 millisecond',
+       last_success_at = CASE WHEN $1 = 'ok' THEN clock_timestamp() ELSE last_success_at END,
+       last_error = CASE WHEN $2::text IS NULL THEN last_error ELSE $2 END,
+       last_error_at = CASE WHEN $2::text IS NULL THEN last_error_at ELSE clock_timestamp() END,
+       last_result = $3::jsonb,
+       note = NULL,
+       updated_at = clock_timestamp()
+ WHERE system_name = $5`;
+
+/** System $2 is not configured: the note $1 says what to set. */
+export const recordNotConfiguredSql = `
+UPDATE sync_status SET status = 'not_configured', note = $1, updated_at = now() WHERE system_name = $2`;

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { measureClockSkew, type Side, syncTable, type TableSyncResult } from './engine.js';
 import { notConfiguredNote, openRemote, requirePrepared } from './remote.js';
 import type { SyncSettings } from './settings.js';
+import { recordSystemNotConfigured } from './system-status.js';
 import { type SyncDirection, syncedTables } from './tables.js';
 
 export const skewWarningMs = 1_000;
@@ -104,10 +105,7 @@ export async function runSync(options: SyncRunOptions): Promise<SyncRunResult> {
 // sync_status of the supabase system --------------------------------------------------------------
 
 export async function markNotConfigured(local: Queryable): Promise<void> {
-  await local.query({
-    text: `UPDATE sync_status SET status = 'not_configured', note = $1, updated_at = now() WHERE system_name = 'supabase'`,
-    values: [notConfiguredNote],
-  });
+  await recordSystemNotConfigured(local, 'supabase', notConfiguredNote);
 }
 
 async function markStarted(local: Queryable): Promise<void> {

@@ -47,12 +47,10 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
     }
     facts.push(`Sync systems: ${systems.filter((s) => s.enabled).length} enabled`);
     for (const s of systems) facts.push(`  - ${s.system} (${s.kind}${s.enabled ? '' : ', disabled'}): ${describeSystem(s)}`);
-    const supabase = systems.find((s) => s.system === 'supabase');
-    if (supabase?.status === 'error') problems.push(`the sync with Supabase failed: ${supabase.last_error ?? 'no error recorded'}`);
-    const market = systems.find((s) => s.system === 'financial_api');
-    if (market?.status === 'error') problems.push(`market data got no data for any symbol: ${market.last_error ?? 'no error recorded'}`);
-    const email = systems.find((s) => s.system === 'email_ingest');
-    if (email?.status === 'error') problems.push(`email ingestion failed: ${email.last_error ?? 'no error recorded'}`);
+    for (const s of systems) {
+      const failed = systemWords[s.system]?.failed;
+      if (failed && s.status === 'error') problems.push(`${failed}: ${s.last_error ?? 'no error recorded'}`);
+    }
   }
   return {
     passed: problems.length === 0,
@@ -62,49 +60,39 @@ export const checkDataFlow: Check = async ({ pool, db }) => {
   };
 };
 
-/** What a sync system's state means, in words: the sync with Supabase, market data and email ingestion. */
+/** What each sync system's states say: what to set when it is not configured, what runs it when it never ran, what a failure means. */
+const systemWords: Record<string, { notConfigured: string; neverRun: string; failed: string }> = {
+  supabase: {
+    notConfigured: 'SUPABASE_DB_URL is not set',
+    neverRun: 'has not run yet (the supabase_sync workflow runs every 15 minutes)',
+    failed: 'the sync with Supabase failed',
+  },
+  financial_api: {
+    notConfigured: 'CESAR_MARKET_PROVIDER lacks a setting',
+    neverRun: 'has not run yet (the daily_financial_analysis workflow runs at 09:00 UTC; or `cesar market fetch SYMBOL`)',
+    failed: 'market data got no data for any symbol',
+  },
+  email_ingest: {
+    notConfigured: 'CESAR_MAILDIR is not set',
+    neverRun: 'has not run yet (`cesar ingest email`, or the email_ingest job: `cesar enqueue email_ingest`)',
+    failed: 'email ingestion failed',
+  },
+};
+
+/** What a sync system's state means, in words. */
 function describeSystem(s: SyncSystemView): string {
-  if (s.system === 'financial_api') return describeMarketData(s);
-  if (s.system === 'email_ingest') return describeEmailIngest(s);
-  if (s.system !== 'supabase') return `unknown to this cesar (status ${s.status})`;
+  const words = systemWords[s.system];
+  if (!words) return `unknown to this cesar (status ${s.status})`;
   switch (s.status) {
     case 'not_configured':
-      return `not configured: ${s.note ?? 'SUPABASE_DB_URL is not set'}`;
+      return `not configured: ${s.note ?? words.notConfigured}`;
     case 'never_run':
-      return 'has not run yet (the supabase_sync workflow runs every 15 minutes)';
+      return words.neverRun;
     case 'ok': {
       const pending = s.pending_seconds === null ? '' : `, oldest change waiting ${Math.round(s.pending_seconds)} s`;
       const skew = s.clock_skew_ms === null ? '' : `, clock skew ${s.clock_skew_ms} ms`;
       return `ok, last success ${s.last_success_at}${pending}${skew}`;
     }
-    case 'error':
-      return `failed: ${s.last_error ?? 'no error recorded'}`;
-    default:
-      return s.status;
-  }
-}
-
-function describeMarketData(s: SyncSystemView): string {
-  switch (s.status) {
-    case 'never_run':
-      return 'has not run yet (the daily_financial_analysis workflow runs at 09:00 UTC; or `cesar market fetch SYMBOL`)';
-    case 'ok':
-      return `ok, last success ${s.last_success_at}`;
-    case 'error':
-      return `failed: ${s.last_error ?? 'no error recorded'}`;
-    default:
-      return s.status;
-  }
-}
-
-function describeEmailIngest(s: SyncSystemView): string {
-  switch (s.status) {
-    case 'not_configured':
-      return `not configured: ${s.note ?? 'CESAR_MAILDIR is not set'}`;
-    case 'never_run':
-      return 'has not run yet (`cesar ingest email`, or the email_ingest job: `cesar enqueue email_ingest`)';
-    case 'ok':
-      return `ok, last success ${s.last_success_at}`;
     case 'error':
       return `failed: ${s.last_error ?? 'no error recorded'}`;
     default:

@@ -72,10 +72,13 @@ CREATE TABLE IF NOT EXISTS financial_data (
     volume      numeric(24, 4),
     data        jsonb         NOT NULL DEFAULT '{}',
     ingested_at timestamptz   NOT NULL DEFAULT now(),
-    updated_at  timestamptz   NOT NULL DEFAULT now(),
-    UNIQUE (symbol, source, observed_at)
+    updated_at  timestamptz   NOT NULL DEFAULT now()
 );
 
 -- Columns a later cesar added to a table an earlier `cesar sync init` created.
 ALTER TABLE financial_data ADD COLUMN IF NOT EXISTS bar_interval text NOT NULL DEFAULT '1d';
 ALTER TABLE financial_data ADD COLUMN IF NOT EXISTS adj_close numeric(20, 6);
+-- A bar is one per symbol, interval, time and source, as here (schema/021): the key an earlier init
+-- made, without the interval, would refuse a symbol's hourly bar at the time of its daily one.
+CREATE UNIQUE INDEX IF NOT EXISTS financial_data_bar_key ON financial_data (symbol, bar_interval, observed_at, source);
+ALTER TABLE financial_data DROP CONSTRAINT IF EXISTS financial_data_symbol_source_observed_at_key;

@@ -1,9 +1,25 @@
+import { copyFirstRow, copyIn, copyOut, copyRowCount } from '../db/copy.js';
 import { acquireLease, releaseLease } from '../db/leases.js';
 import type { Queryable } from '../db/queryable.js';
 import { readBoundSql } from '../db/read-bound.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
 import type { Logger } from '../log.js';
-import { applyRowsSql, applyTombstonesSql, cursorStart, oldestWaitingSql, purgeTombstonesSql, readPageSql } from './queries.js';
+import {
+  applyRowsSql,
+  applyTombstonesSql,
+  copyIntoStageSql,
+  copyIntoTableSql,
+  copyRowsOutSql,
+  createStageSql,
+  cursorStart,
+  exactTextSql,
+  newerTombstoneSql,
+  oldestWaitingSql,
+  purgeTombstonesSql,
+  readInKeyOrderSql,
+  readPageSql,
+  stagedRowsSql,
+} from './queries.js';
 import { localOrigin, remoteOrigin, type SyncDirection, type SyncedTable } from './tables.js';
 
 /**
@@ -14,6 +30,10 @@ import { localOrigin, remoteOrigin, type SyncDirection, type SyncedTable } from 
  * here, apply it on Supabase and commit there, then advance the cursor here: a crash in between
  * only sends the page again, and replays are no-ops. Only versions the source side wrote are read,
  * and versions are written as they came, so nothing comes back.
+ *
+ * Rows travel in COPY's text format, parsed once, on the target. A page of rows that are all new
+ * there (the first sync of a table) is copied straight into the table; any other page goes through
+ * a staging table and one conditional upsert that decides, row by row, what wins.
  */
 
 export type Side = ConnectionPool & Queryable;
@@ -57,7 +77,21 @@ interface Cursor {
 
 interface Page {
   count: number;
-  rows: string | null;
+  /** The page's rows in COPY's text format (null when it has none). */
+  rows: Buffer | null;
+  tombstones: string | null;
+  cursor_at: string;
+  cursor_id: string;
+}
+
+/** Whether copying rows straight into the table has worked so far in this run (see applyRows). */
+interface CopyState {
+  worked: boolean;
+}
+
+interface PageKeys {
+  count: number;
+  row_count: number;
   tombstones: string | null;
   cursor_at: string;
   cursor_id: string;
@@ -106,14 +140,12 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
     let cursor = cursors[direction];
     // On the target, the versions written there after its own cursor in the other direction were not sent yet.
     const unsent = cursors[direction === 'pull' ? 'push' : 'pull'];
-    const bound = (await source.query<{ bound: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.bound;
-    const readPage = async (after: Cursor): Promise<Page> =>
-      (
-        await source.query<Page>({
-          text: readPageSql(table),
-          values: [sourceOrigin, after.at, after.id, bound, options.pageSize],
-        })
-      ).rows[0]!;
+    const bound = await withExactText(
+      source,
+      async (q) => (await q.query<{ bound: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.bound,
+    );
+    const readPage = (after: Cursor): Promise<Page> => readPageFrom(source, table, sourceOrigin, after, bound, options.pageSize);
+    const copying: CopyState = { worked: true };
     let reading: Promise<Page> | undefined = readPage(cursor);
     while (reading) {
       options.signal?.throwIfAborted();
@@ -126,12 +158,12 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
       let applied: ApplyResult;
       if (direction === 'pull') {
         applied = await withClientTransaction(local, async (q) => {
-          const outcome = await applyPage(q, table, page, unsent);
+          const outcome = await applyPage(q, table, page, unsent, copying);
           await recordProgress(q, table.name, direction, next, outcome);
           return outcome;
         });
       } else {
-        applied = await withClientTransaction(target, (q) => applyPage(q, table, page, unsent));
+        applied = await withClientTransaction(target, (q) => applyPage(q, table, page, unsent, copying));
         await withClientTransaction(local, (q) => recordProgress(q, table.name, direction, next, applied));
       }
       cursor = next;
@@ -168,13 +200,50 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
   }
 }
 
-async function readCursors(local: Queryable, tableName: string): Promise<Record<SyncDirection, Cursor>> {
-  const { rows } = await local.query<{ push_at: string | null; push_id: string | null; pull_at: string | null; pull_id: string | null }>({
-    text: `SELECT push_watermark::text AS push_at, push_cursor_id::text AS push_id,
+/** One page of the source: its keys and tombstones, then its rows by COPY, in one snapshot. */
+async function readPageFrom(
+  source: Side,
+  table: SyncedTable,
+  origin: string,
+  after: Cursor,
+  bound: string,
+  pageSize: number,
+): Promise<Page> {
+  return withClientTransaction(source, async (q) => {
+    await q.query({ text: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY' });
+    await q.query({ text: exactTextSql });
+    await q.query({ text: readInKeyOrderSql });
+    const keys = (await q.query<PageKeys>({ text: readPageSql(table), values: [origin, after.at, after.id, bound, pageSize] })).rows[0]!;
+    let rows: Buffer | null = null;
+    if (keys.row_count > 0) {
+      rows = await copyOut(q, copyRowsOutSql(table, origin, after, { at: keys.cursor_at, id: keys.cursor_id }));
+      const copied = copyRowCount(rows);
+      if (copied !== keys.row_count) throw new Error(`read ${copied} rows of ${table.name} where the page has ${keys.row_count}`);
+    }
+    return { count: keys.count, rows, tombstones: keys.tombstones, cursor_at: keys.cursor_at, cursor_id: keys.cursor_id };
+  });
+}
+
+/**
+ * Run fn in a transaction whose times read as text in ISO form (see exactTextSql): times read as text
+ * travel to the other side, which may have other settings, and come back as parameters.
+ */
+function withExactText<T>(pool: Side, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  return withClientTransaction(pool, async (q) => {
+    await q.query({ text: exactTextSql });
+    return fn(q);
+  });
+}
+
+async function readCursors(local: Side, tableName: string): Promise<Record<SyncDirection, Cursor>> {
+  const { rows } = await withExactText(local, (q) =>
+    q.query<{ push_at: string | null; push_id: string | null; pull_at: string | null; pull_id: string | null }>({
+      text: `SELECT push_watermark::text AS push_at, push_cursor_id::text AS push_id,
                   pull_watermark::text AS pull_at, pull_cursor_id::text AS pull_id
              FROM supabase_sync_state WHERE table_name = $1`,
-    values: [tableName],
-  });
+      values: [tableName],
+    }),
+  );
   const row = rows[0];
   if (!row) throw new Error(`table ${tableName} has no supabase_sync_state row: run cesar migrate`);
   return {
@@ -184,39 +253,90 @@ async function readCursors(local: Queryable, tableName: string): Promise<Record<
 }
 
 /** Apply one page in the caller's transaction, as versions from the other side. */
-async function applyPage(q: Queryable, table: SyncedTable, page: Page, unsent: Cursor): Promise<ApplyResult> {
+async function applyPage(q: Queryable, table: SyncedTable, page: Page, unsent: Cursor, copying: CopyState): Promise<ApplyResult> {
   await q.query({ text: `SELECT set_config('cesar.sync_applying', 'on', true)` });
+  await q.query({ text: exactTextSql });
   const total: ApplyResult = { applied: 0, replayed: 0, conflicts: [] };
   const add = (r: ApplyResult): void => {
     total.applied += r.applied;
     total.replayed += r.replayed;
     total.conflicts.push(...r.conflicts);
   };
-  if (page.rows) add(await applyOrRefuseOneByOne(q, applyRowsSql(table), page.rows, unsent, false));
-  if (page.tombstones) add(await applyOrRefuseOneByOne(q, applyTombstonesSql(table), page.tombstones, unsent, true));
+  if (page.rows) add(await applyRows(q, table, page.rows, unsent, copying));
+  if (page.tombstones) add(await applyTombstones(q, applyTombstonesSql(table), page.tombstones, unsent));
   return total;
 }
 
 /**
- * Versions as one statement; when a constraint refuses it (a name taken here by another row, a
- * delete of a row that others here still reference), one by one, each refused version recorded as
- * a rejected conflict and the others written.
+ * Rows of a table without references are first copied straight in, when no delete here is as new as
+ * the page's oldest version: that is all it takes when they are new here (the first sync of a
+ * table). Should a row be there already (the sync_id's unique index refuses it) or a constraint
+ * refuse one, the copy is rolled back and the page goes the staged way, which decides row by row; so
+ * does every later page of the run.
  */
-async function applyOrRefuseOneByOne(q: Queryable, sql: string, rows: string, unsent: Cursor, deletes: boolean): Promise<ApplyResult> {
+async function applyRows(q: Queryable, table: SyncedTable, rows: Buffer, unsent: Cursor, copying: CopyState): Promise<ApplyResult> {
+  if (table.references.length === 0 && copying.worked) {
+    const oldest = copyFirstRow(rows)[1]!;
+    const newer = await q.query<{ newer: boolean }>({ text: newerTombstoneSql(table), values: [oldest] });
+    if (!newer.rows[0]!.newer) {
+      await q.query({ text: 'SAVEPOINT cesar_sync_copy' });
+      try {
+        const applied = await copyIn(q, copyIntoTableSql(table), rows);
+        await q.query({ text: 'RELEASE SAVEPOINT cesar_sync_copy' });
+        return { applied, replayed: 0, conflicts: [] };
+      } catch (err) {
+        if (!isConstraintError(err)) throw err;
+        await q.query({ text: 'ROLLBACK TO SAVEPOINT cesar_sync_copy' });
+        copying.worked = false;
+      }
+    }
+  }
+  await q.query({ text: createStageSql(table) });
+  await copyIn(q, copyIntoStageSql(table), rows);
+  const sql = applyRowsSql(table);
+  const all = await applyOrRefuse(q, () => applyStatement(q, sql, [unsent.at, unsent.id, null]));
+  if (all) return all;
+  const staged = await q.query<{ sync_id: string; updated_at: string; origin: string; row: unknown }>({ text: stagedRowsSql(table) });
+  return applyOneByOne(q, staged.rows, false, (row) => applyStatement(q, sql, [unsent.at, unsent.id, row.sync_id]));
+}
+
+async function applyTombstones(q: Queryable, sql: string, json: string, unsent: Cursor): Promise<ApplyResult> {
+  const all = await applyOrRefuse(q, () => applyStatement(q, sql, [json, unsent.at, unsent.id]));
+  if (all) return all;
+  const tombstones = JSON.parse(json) as Array<{ sync_id: string; updated_at: string; origin: string }>;
+  return applyOneByOne(q, tombstones, true, (t) => applyStatement(q, sql, [JSON.stringify([t]), unsent.at, unsent.id]));
+}
+
+/** The page's versions as one statement; undefined when a constraint refuses it (it is rolled back). */
+async function applyOrRefuse(q: Queryable, apply: () => Promise<ApplyResult>): Promise<ApplyResult | undefined> {
   await q.query({ text: 'SAVEPOINT cesar_sync_page' });
   try {
-    const result = await applyStatement(q, sql, rows, unsent);
+    const result = await apply();
     await q.query({ text: 'RELEASE SAVEPOINT cesar_sync_page' });
     return result;
   } catch (err) {
     if (!isConstraintError(err)) throw err;
     await q.query({ text: 'ROLLBACK TO SAVEPOINT cesar_sync_page' });
+    return undefined;
   }
+}
+
+/**
+ * When a constraint refuses the page as a whole (a name taken here by another row, a delete of a
+ * row that others here still reference): one version at a time, each refused one recorded as a
+ * rejected conflict and the others written.
+ */
+async function applyOneByOne<V extends { sync_id: string; updated_at: string; origin: string; row?: unknown }>(
+  q: Queryable,
+  versions: V[],
+  deletes: boolean,
+  apply: (version: V) => Promise<ApplyResult>,
+): Promise<ApplyResult> {
   const total: ApplyResult = { applied: 0, replayed: 0, conflicts: [] };
-  for (const row of JSON.parse(rows) as Array<{ sync_id: string; updated_at: string; origin: string }>) {
+  for (const version of versions) {
     await q.query({ text: 'SAVEPOINT cesar_sync_row' });
     try {
-      const one = await applyStatement(q, sql, JSON.stringify([row]), unsent);
+      const one = await apply(version);
       total.applied += one.applied;
       total.replayed += one.replayed;
       total.conflicts.push(...one.conflicts);
@@ -225,12 +345,12 @@ async function applyOrRefuseOneByOne(q: Queryable, sql: string, rows: string, un
       if (!isConstraintError(err)) throw err;
       await q.query({ text: 'ROLLBACK TO SAVEPOINT cesar_sync_row' });
       total.conflicts.push({
-        sync_id: row.sync_id,
+        sync_id: version.sync_id,
         resolution: 'rejected',
-        lost_updated_at: row.updated_at,
-        lost_origin: row.origin,
+        lost_updated_at: version.updated_at,
+        lost_origin: version.origin,
         lost_deleted: deletes,
-        lost_row: deletes ? null : row,
+        lost_row: deletes ? null : (version.row ?? version),
         kept_updated_at: null,
         kept_origin: null,
         reason: `refused here: ${(err as Error).message}`,
@@ -240,11 +360,8 @@ async function applyOrRefuseOneByOne(q: Queryable, sql: string, rows: string, un
   return total;
 }
 
-async function applyStatement(q: Queryable, sql: string, json: string, unsent: Cursor): Promise<ApplyResult> {
-  const { rows } = await q.query<{ applied: number; replayed: number; conflicts: string }>({
-    text: sql,
-    values: [json, unsent.at, unsent.id],
-  });
+async function applyStatement(q: Queryable, sql: string, values: unknown[]): Promise<ApplyResult> {
+  const { rows } = await q.query<{ applied: number; replayed: number; conflicts: string }>({ text: sql, values });
   const row = rows[0]!;
   return { applied: row.applied, replayed: row.replayed, conflicts: JSON.parse(row.conflicts) as Conflict[] };
 }

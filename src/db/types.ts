@@ -230,6 +230,8 @@ export interface MemorySemanticTable {
   updated_at: DefaultTimestamp;
   sync_id: Generated<string>;
   origin: Generated<string>;
+  /** When this version arrived here, by this database's clock (local, never synced; schema/027). */
+  arrived_at: Generated<Timestamp>;
 }
 
 export interface KnowledgeNodesTable {
@@ -291,6 +293,8 @@ export interface KnowledgeCursorsTable {
   cursor_at: Timestamp | null;
   cursor_id: number | null;
   rows_read: Generated<number>;
+  /** The newest evidence time read from the source (the graph's clock is the newest of them). */
+  seen_at: Timestamp | null;
   updated_at: DefaultTimestamp;
 }
 

@@ -30,14 +30,15 @@ SELECT source, cursor_at::text AS cursor_at, cursor_id::text AS cursor_id
  ORDER BY source
    FOR UPDATE`;
 
-/** Source $1 has been read up to the row ($2, $3), $4 more rows. */
+/** Source $1 has been read up to the row ($2, $3), $4 more rows, the newest of them of time $5. */
 export const advanceCursorSql = `
 UPDATE knowledge_cursors
-   SET cursor_at = $2::timestamptz, cursor_id = $3::bigint, rows_read = rows_read + $4, updated_at = now()
+   SET cursor_at = $2::timestamptz, cursor_id = $3::bigint, rows_read = rows_read + $4,
+       seen_at = greatest(seen_at, $5::timestamptz), updated_at = now()
  WHERE source = $1`;
 
 /** The graph's clock: the newest row time read from any source (null before the first read). */
-const clock = `(SELECT max(cursor_at) FROM knowledge_cursors)`;
+const clock = `(SELECT max(seen_at) FROM knowledge_cursors)`;
 
 /**
  * An edge's weight: its strength ($strength, 0 to 1) halved every $halfLife days, by whole days
@@ -55,24 +56,29 @@ function strengthOf(evidence: string): string {
   return `round((${evidence}::float8 / (${evidence} + 1))::numeric, 6)::float8`;
 }
 
-/** The rows of a batch after the cursor ($1, $2) and before the bound $3, at most $4, in cursor order. */
-function batchOf(table: string, at: string, columns: string, where = 'true'): string {
+/**
+ * The rows of a batch after the cursor ($1, $2) and before the bound $3, at most $4, in cursor order:
+ * by (keyColumn, id). The columns name the row's time as evidence `at` (for most sources the key
+ * column itself).
+ */
+function batchOf(table: string, keyColumn: string, columns: string, where = 'true'): string {
   return `
-    SELECT ${columns}
+    SELECT t.${keyColumn} AS key_at, ${columns}
       FROM ${table} t
      WHERE ${where}
-       AND ($1::timestamptz IS NULL OR (t.${at}, t.id) > ($1::timestamptz, $2::bigint))
-       AND t.${at} < $3::timestamptz
-     ORDER BY t.${at}, t.id
+       AND ($1::timestamptz IS NULL OR (t.${keyColumn}, t.id) > ($1::timestamptz, $2::bigint))
+       AND t.${keyColumn} < $3::timestamptz
+     ORDER BY t.${keyColumn}, t.id
      LIMIT $4`;
 }
 
-/** What every batch query answers: rows read, rows that brought something, the last row's key, nodes and edges as JSON text. */
+/** What every batch query answers: rows read, rows that brought something, the last row's key, the newest evidence time, nodes and edges as JSON text. */
 const batchAnswer = `
 SELECT (SELECT count(*) FROM batch)::int AS read,
        (SELECT count(*) FROM used)::int AS used,
-       (SELECT at::text FROM batch ORDER BY at DESC, id DESC LIMIT 1) AS last_at,
-       (SELECT id::text FROM batch ORDER BY at DESC, id DESC LIMIT 1) AS last_id,
+       (SELECT key_at::text FROM batch ORDER BY key_at DESC, id DESC LIMIT 1) AS last_at,
+       (SELECT id::text FROM batch ORDER BY key_at DESC, id DESC LIMIT 1) AS last_id,
+       (SELECT max(at)::text FROM batch) AS newest_at,
        (SELECT coalesce(json_agg(n), '[]') FROM nodes n)::text AS nodes,
        (SELECT coalesce(json_agg(e), '[]') FROM edges e)::text AS edges`;
 
@@ -141,13 +147,14 @@ WITH batch AS (${batchOf('workflow_executions', 'finished_at', 't.id, t.finished
 )${batchAnswer}`;
 
 /**
- * memory_semantic, by version (updated_at): a fact (one node per topic) with confidence of at least
+ * memory_semantic, in order of arrival here (arrived_at: a version pulled from Supabase keeps its
+ * older time there, see schema/027), its evidence time the version's (updated_at): a fact (one node per topic) with confidence of at least
  * $5 is known by its agent (none for shared knowledge), and mentions each ticker of the watch list
  * its text holds as a word (patterns $6, tickers $7, case-sensitive). One piece of evidence per
  * version read. Facts below $5 advance the cursor and bring nothing.
  */
 export const memoryBatchSql = `
-WITH batch AS (${batchOf('memory_semantic', 'updated_at', 't.id, t.updated_at AS at, t.agent_id, t.topic, t.content, t.confidence')}
+WITH batch AS (${batchOf('memory_semantic', 'arrived_at', 't.id, t.updated_at AS at, t.agent_id, t.topic, t.content, t.confidence')}
 ), used AS (
     SELECT b.topic, b.content, b.at, a.name AS agent, a.agent_type
       FROM batch b
@@ -191,6 +198,7 @@ WITH batch AS (${batchOf('market_analysis', 'computed_at', 't.id, t.computed_at 
  */
 export const barsWatermarkSql = `
 SELECT count(*)::int AS read, count(*)::int AS used, max(updated_at)::text AS last_at, NULL::text AS last_id,
+       max(updated_at)::text AS newest_at,
        '[]'::text AS nodes, '[]'::text AS edges
   FROM financial_data
  WHERE ($1::timestamptz IS NULL OR updated_at > $1::timestamptz)

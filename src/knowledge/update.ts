@@ -113,6 +113,8 @@ interface BatchRow {
   used: number;
   last_at: string | null;
   last_id: string | null;
+  /** The newest evidence time of the batch (the graph's clock follows it). */
+  newest_at: string | null;
   nodes: string;
   edges: string;
 }
@@ -186,7 +188,7 @@ export async function extractEntities(pool: GraphPool, options: ExtractOptions =
         const counts = { nodes: { added: 0, updated: 0 }, edges: { added: 0, updated: 0 } };
         if (read.read === 0) return { read, counts, cursorAt: cursor.cursor_at };
         if (read.nodes !== '[]') counts.nodes = await upsert(q, upsertNodesSql, [read.nodes]);
-        await q.query({ text: advanceCursorSql, values: [source, read.last_at, read.last_id, read.read] });
+        await q.query({ text: advanceCursorSql, values: [source, read.last_at, read.last_id, read.read, read.newest_at] });
         if (read.edges !== '[]') counts.edges = await upsert(q, upsertEdgesSql, [read.edges, source, halfLifeDays]);
         return { read, counts, cursorAt: read.last_at };
       });

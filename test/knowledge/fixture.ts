@@ -142,8 +142,8 @@ export async function writeFixture(url: string, t: number): Promise<void> {
     ]),
   );
   const fact = (agent: string | null, topic: string, content: string, confidence: number, minutes: number): [string, unknown[]] => [
-    `INSERT INTO memory_semantic (agent_id, topic, content, confidence, created_at, updated_at, origin)
-     VALUES ($1, $2, $3, $4, $5, $5, 'cesar')`,
+    `INSERT INTO memory_semantic (agent_id, topic, content, confidence, created_at, updated_at, arrived_at, origin)
+     VALUES ($1, $2, $3, $4, $5, $5, $5, 'cesar')`,
     [agent === null ? null : id(agent), topic, content, confidence, at(minutes)],
   ];
   statements.push(

@@ -29,6 +29,8 @@ export interface Config {
   readonly embeddedPort: number;
   /** auto: workers LISTEN for new jobs (not on CockroachDB); off: poll only (transaction-mode poolers). */
   readonly listen: 'auto' | 'off';
+  /** Whether templates marked first_run at_once run as soon as a scheduler sees them, if they never ran (CESAR_FIRST_RUNS). */
+  readonly firstRuns: boolean;
   /** Completed and cancelled jobs are deleted after this long; failed jobs are kept. */
   readonly jobRetentionMs: number;
   /** REDIS_URL: lifecycle events go to a Redis stream; undefined: through PostgreSQL NOTIFY. */
@@ -64,6 +66,11 @@ export const settings = [
   ['CESAR_DB_CONNECT_TIMEOUT', 'seconds to wait for a connection, 1 to 600', '10'],
   ['CESAR_PG_PORT', 'port of the embedded server, 0 (a free port) or 1024 to 65535', '0'],
   ['CESAR_LISTEN', 'auto | off: workers wake on LISTEN/NOTIFY, or only poll', 'auto'],
+  [
+    'CESAR_FIRST_RUNS',
+    'on | off: on, a template that never ran and is marked to run at once (the five original ones) runs as soon as a scheduler sees it; off, every template waits for its schedule',
+    'on',
+  ],
   ['CESAR_JOB_RETENTION', 'age after which completed and cancelled jobs, and workflow ticks, are deleted, e.g. 7d, 12h', '7d'],
   ['SUPABASE_DB_URL', 'postgres:// URL of the Supabase database (direct or session pooler, not port 6543)', 'unset: sync not configured'],
   ['CESAR_SYNC_SAFETY_LAG', 'versions younger than this wait for the next sync run, e.g. 10s; 0 to 1h', '10s'],
@@ -116,6 +123,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
   if (embeddedPort > 0 && embeddedPort < 1024) problems.push(`CESAR_PG_PORT must be 0 or 1024 to 65535, got ${embeddedPort}`);
 
   const listen = oneOf(nonEmpty('CESAR_LISTEN') ?? 'auto', ['auto', 'off'], 'CESAR_LISTEN', problems);
+  const firstRuns = oneOf(nonEmpty('CESAR_FIRST_RUNS') ?? 'on', ['on', 'off'], 'CESAR_FIRST_RUNS', problems) === 'on';
   const retentionText = nonEmpty('CESAR_JOB_RETENTION') ?? '7d';
   const jobRetentionMs = parseDuration(retentionText);
   if (jobRetentionMs === undefined || jobRetentionMs < 60_000) {
@@ -145,6 +153,7 @@ export function loadConfig(env: Env, flags: ConfigFlags = {}, cwd = process.cwd(
     connectTimeoutSeconds,
     embeddedPort,
     listen: listen as 'auto' | 'off',
+    firstRuns,
     jobRetentionMs: jobRetentionMs ?? 0,
     redisUrl,
     sync,

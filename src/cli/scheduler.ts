@@ -17,7 +17,14 @@ export async function runScheduler(ctx: CliContext, options: SchedulerCliOptions
     async (handle) => {
       log.info(`Connected to ${describeDatabase(handle)}`);
       const steps = builtInStepHandlers();
-      const scheduler = new Scheduler({ pool: handle.pool, steps, log, version, pollMs: options.pollInterval });
+      const scheduler = new Scheduler({
+        pool: handle.pool,
+        steps,
+        log,
+        version,
+        pollMs: options.pollInterval,
+        firstRuns: ctx.config.firstRuns,
+      });
       let events: ProcessEventBus | undefined;
       const service: Service = {
         name: 'scheduler',

@@ -55,10 +55,13 @@ export interface WorkflowTemplatesTable {
   active_since: DefaultTimestamp;
   sync_id: Generated<string>;
   origin: Generated<string>;
+  first_run: Generated<FirstRun>;
 }
 
 export type CatchupPolicy = 'skip' | 'latest' | 'all';
 export type OverlapPolicy = 'skip' | 'queue' | 'allow';
+/** When a template first runs (schema/028). */
+export type FirstRun = 'at_once' | 'on_schedule';
 
 export interface WorkflowStepsTable {
   template_id: number;

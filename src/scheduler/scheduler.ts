@@ -10,7 +10,7 @@ import { failOrphanedExecutions, startStrandedQueued } from '../workflows/execut
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
 import { loadActiveTemplates, type TemplateRow } from '../workflows/templates.js';
 import { publishTick, recordTick, recordUnfiredTicks } from '../workflows/ticks.js';
-import { dueTicks, nextTick } from './slots.js';
+import { dueTicks, nextTick, type PlannedTick } from './slots.js';
 
 /**
  * The scheduler: fires the due cron ticks of every active template. Any number run at once, on
@@ -36,6 +36,11 @@ export interface SchedulerOptions {
   now?: () => Date;
   /** How often orphaned executions and stranded queued ones are looked for (default 5 s). */
   reconcileMs?: number;
+  /**
+   * Whether a template whose first_run is at_once, and that never ran, runs as soon as it is seen
+   * (default true; CESAR_FIRST_RUNS=off). Otherwise every template waits for its first tick.
+   */
+  firstRuns?: boolean;
 }
 
 export interface SchedulerStats {
@@ -142,7 +147,7 @@ export class Scheduler {
 
   private async fireDue(template: TemplateRow, now: Date): Promise<void> {
     const after = template.last_tick_at && template.last_tick_at > template.active_since ? template.last_tick_at : template.active_since;
-    const planned = dueTicks(
+    const scheduled = dueTicks(
       {
         cron: template.cron_expression,
         timezone: template.timezone,
@@ -154,6 +159,7 @@ export class Scheduler {
       now,
       this.options.missedAfterMs ?? 60_000,
     );
+    const planned = this.isFirstRun(template, now) ? [firstRunTick(template), ...scheduled] : scheduled;
     if (planned.length === 0) return;
     const unfired = planned.filter((t) => t.fate !== 'fire');
     if (unfired.length > 0) {
@@ -195,6 +201,20 @@ export class Scheduler {
     }
   }
 
+  /**
+   * A template marked first_run at_once that never ran (no tick, no execution) runs now, by a tick at
+   * the time it became active: every scheduler plans the same tick, and its primary key lets one fire it.
+   */
+  private isFirstRun(template: TemplateRow, now: Date): boolean {
+    return (
+      this.options.firstRuns !== false &&
+      template.first_run === 'at_once' &&
+      template.last_tick_at === null &&
+      !template.has_run &&
+      template.active_since.getTime() <= now.getTime()
+    );
+  }
+
   /** Fail executions whose step job died unrecorded; start queued executions left waiting. */
   private async reconcile(): Promise<void> {
     this.lastReconcile = Date.now();
@@ -202,4 +222,9 @@ export class Scheduler {
     if (failed > 0) this.options.log.warn(`${failed} execution(s) failed: their step's job ended without the step recording it`);
     await withClientTransaction(this.options.pool, (q) => startStrandedQueued(q));
   }
+}
+
+/** The tick of a template's first run: at the time it became active. */
+function firstRunTick(template: TemplateRow): PlannedTick {
+  return { at: template.active_since, fate: 'fire', reason: 'first run: the template had never run (first_run at_once)' };
 }

@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { Queryable } from '../db/queryable.js';
 import { type ConnectionPool, withClientTransaction } from '../db/transaction.js';
-import type { CatchupPolicy, OverlapPolicy } from '../db/types.js';
+import type { CatchupPolicy, FirstRun, OverlapPolicy } from '../db/types.js';
 import { InputError, NotFoundError, StateError } from '../errors.js';
 import { maxPayloadBytes } from '../queue/enqueue.js';
 import { quote } from '../text.js';
@@ -31,6 +31,7 @@ const intIn = (min: number, max: number) => {
 };
 
 const catchupPolicies: readonly CatchupPolicy[] = ['skip', 'latest', 'all'];
+const firstRuns: readonly FirstRun[] = ['at_once', 'on_schedule'];
 const overlapPolicies: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 
 const stepSchema = v.strictObject({
@@ -52,6 +53,7 @@ const templateSchema = v.strictObject({
   catchup_max_count: v.optional(intIn(1, 100)),
   catchup_max_age_seconds: v.optional(intIn(1, 366 * 86_400)),
   overlap: v.optional(v.picklist(overlapPolicies, `must be one of ${overlapPolicies.join(', ')}`)),
+  first_run: v.optional(v.picklist(firstRuns, `must be one of ${firstRuns.join(', ')}`)),
   active: v.optional(v.boolean('must be true or false')),
   steps: v.pipe(
     v.array(stepSchema, 'must be an array of steps'),
@@ -113,8 +115,8 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
       const existed = await q.query({ text: 'SELECT id FROM workflow_templates WHERE name = $1 FOR UPDATE', values: [t.name] });
       const { rows } = await q.query<{ id: string }>({
         text: `INSERT INTO workflow_templates AS w (name, description, cron_expression, timezone, is_active, catchup,
-                                                    catchup_max_count, catchup_max_age_seconds, overlap)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                                    catchup_max_count, catchup_max_age_seconds, overlap, first_run)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, 'on_schedule'))
                ON CONFLICT (name) DO UPDATE
                   SET description = excluded.description,
                       cron_expression = excluded.cron_expression,
@@ -124,6 +126,7 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
                       catchup_max_count = excluded.catchup_max_count,
                       catchup_max_age_seconds = excluded.catchup_max_age_seconds,
                       overlap = excluded.overlap,
+                      first_run = coalesce($10, w.first_run),
                       active_since = CASE WHEN w.cron_expression IS DISTINCT FROM excluded.cron_expression
                                             OR w.timezone IS DISTINCT FROM excluded.timezone
                                             OR NOT w.is_active
@@ -140,6 +143,7 @@ export async function applyTemplates(pool: Pool, registry: StepHandlerRegistry, 
           t.catchup_max_count ?? 10,
           t.catchup_max_age_seconds ?? 86_400,
           t.overlap ?? 'skip',
+          t.first_run ?? null,
         ],
       });
       const id = rows[0]!.id;

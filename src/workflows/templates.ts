@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/queryable.js';
-import type { CatchupPolicy, OverlapPolicy } from '../db/types.js';
+import type { CatchupPolicy, FirstRun, OverlapPolicy } from '../db/types.js';
 import type { StepHandlerRegistry } from './step-handlers.js';
 
 /** One step of a template, as an execution keeps it (snake_case: it is stored as JSON). */
@@ -29,6 +29,10 @@ export interface TemplateRow {
   active_since: Date;
   /** The newest tick on record, whatever its fate. */
   last_tick_at: Date | null;
+  /** at_once: runs as soon as a scheduler sees it, if it never ran; on_schedule: at its first tick (schema/028). */
+  first_run: FirstRun;
+  /** Whether it ever ran: an execution of it is on record. */
+  has_run: boolean;
   steps: TemplateStep[];
 }
 
@@ -36,6 +40,7 @@ const templateSql = `
 SELECT t.id, t.name, t.description, t.cron_expression, t.timezone, t.is_active, t.catchup,
        t.catchup_max_count, t.catchup_max_age_seconds, t.overlap, t.active_since,
        (SELECT max(k.tick_at) FROM workflow_ticks k WHERE k.template_id = t.id) AS last_tick_at,
+       t.first_run, EXISTS (SELECT 1 FROM workflow_executions e WHERE e.template_id = t.id) AS has_run,
        coalesce((SELECT json_agg(json_build_object(
                     'order', s.step_order, 'name', s.name, 'agent_type', s.agent_type, 'handler', s.action,
                     'config', s.config, 'timeout_seconds', s.timeout_seconds, 'max_attempts', s.max_attempts)

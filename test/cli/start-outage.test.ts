@@ -93,7 +93,7 @@ describe('cesar start through a database outage (a PostgreSQL server of its own)
         reject: false,
         extendEnv: false,
         all: true,
-        env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: url, CESAR_HOME: tempHome() },
+        env: { PATH: process.env.PATH, NO_COLOR: '1', DATABASE_URL: url, CESAR_HOME: tempHome(), CESAR_FIRST_RUNS: 'off' },
       },
     );
     child.all!.on('data', (chunk: Buffer) => {

@@ -61,7 +61,7 @@ async function startCesar(env: Record<string, string>, args: string[] = []): Pro
     reject: false,
     extendEnv: false,
     all: true,
-    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+    env: { PATH: process.env.PATH, NO_COLOR: '1', CESAR_FIRST_RUNS: 'off', ...env },
   });
   child.all!.on('data', (chunk: Buffer) => {
     output += chunk.toString();

@@ -18,8 +18,15 @@ export interface CliResult {
 }
 
 /**
+ * What every cesar child process of a test gets besides the test's own settings. First runs are off:
+ * a scheduler started by a test fires only the templates the test schedules, not the five original
+ * ones at once (test/scheduler/first-run.test.ts turns them on).
+ */
+const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, CESAR_FIRST_RUNS: 'off' };
+
+/**
  * Run the built `cesar` binary as a user would: a real child process, its exit code, stdout and
- * stderr. The environment is only what the test gives (plus PATH), so the developer's own
+ * stderr. The environment is only what the test gives (plus baseEnv), so the developer's own
  * DATABASE_URL never leaks in.
  */
 export async function cesar(
@@ -30,7 +37,7 @@ export async function cesar(
   const result = await execa(process.execPath, [cesarBin, ...args], {
     reject: false,
     extendEnv: false,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
+    env: { ...baseEnv, ...env },
     timeout: options.timeoutMs ?? 60_000,
     input: options.input,
     cwd: root,
@@ -53,7 +60,7 @@ export function failedChecks(stdout: string): string[] {
 export function spawnCesar(args: string[], env: Record<string, string>) {
   const child: ChildProcess = spawn(process.execPath, [cesarBin, ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', CESAR_HOME: defaultHome, ...env },
+    env: { ...baseEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

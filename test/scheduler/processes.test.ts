@@ -21,7 +21,7 @@ function spawnCesar(url: string, args: string[]): Child {
     reject: false,
     extendEnv: false,
     all: true,
-    env: { PATH: process.env.PATH, DATABASE_URL: url, NO_COLOR: '1' },
+    env: { PATH: process.env.PATH, DATABASE_URL: url, NO_COLOR: '1', CESAR_FIRST_RUNS: 'off' },
   });
   child.all!.on('data', (chunk: Buffer) => {
     output += chunk.toString();

@@ -60,11 +60,19 @@ async function fetchStep(ctx: Context, settings: MarketSettings): Promise<unknow
   const failures = run.symbols.filter((s) => !s.ok);
   if (failures.length === run.symbols.length) {
     if (failures.every((f) => f.error_class === 'not_configured')) return ctx.skip(failures[0]!.error ?? 'market data is not configured');
-    throw new Error(
-      `no market data for any symbol from ${settings.provider}: ${failures.map((f) => `${f.symbol}: ${f.error}`).join('; ')}`,
-    );
+    throw new Error(`no market data for any symbol from ${settings.provider}: ${describeFailures(failures)}`);
   }
   return summariseRun(settings.provider, from, run);
+}
+
+/** The failures, the symbols that failed the same way together: "AAPL, MSFT: Yahoo is unreachable at ...". */
+function describeFailures(failures: ReadonlyArray<{ symbol: string; error?: string | null }>): string {
+  const symbolsByError = new Map<string, string[]>();
+  for (const f of failures) {
+    const error = f.error ?? 'failed';
+    symbolsByError.set(error, [...(symbolsByError.get(error) ?? []), f.symbol]);
+  }
+  return [...symbolsByError].map(([error, symbols]) => `${symbols.join(', ')}: ${error}`).join('; ');
 }
 
 /** From a week before the oldest of the symbols' newest bars, or 450 days back when one has none. */

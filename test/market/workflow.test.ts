@@ -225,6 +225,15 @@ describe('the daily_financial_analysis workflow', () => {
     }
   });
 
+  it('an unreachable provider is named once, for all the symbols it failed', async () => {
+    const down = await run({ ...settings, baseUrl: `http://127.0.0.1:${await closedPort()}` });
+    assert.equal(down.status, 'failed');
+    assert.match(
+      String(down.steps[0]?.error),
+      /^no market data for any symbol from yahoo: AAPL, MSFT, SPY, NOPE: Yahoo is unreachable at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)[^;]*$/,
+    );
+  });
+
   it('a provider that is not configured ends the steps skipped with the line that says what to set', async () => {
     const other = await createTestDatabase();
     try {

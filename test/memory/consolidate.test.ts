@@ -54,17 +54,24 @@ describe('memory: episodes from work and their consolidation', () => {
     const first = await run();
     assert.deepEqual([first.added, first.updated, first.superseded, first.noop, first.episodes_consolidated], [2, 0, 0, 1, 6]);
     const facts = await sql(db.url, `SELECT topic, content, confidence, episode_count FROM memory_semantic ORDER BY topic`);
-    const day = new Date().toISOString().slice(0, 10);
+    // The UTC day of each fact's newest episode (the run may cross midnight after the episodes were written).
+    const days = await sql(
+      db.url,
+      `SELECT s.topic, to_char(max(e.occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+         FROM memory_semantic s JOIN memory_semantic_episodes l ON l.semantic_id = s.id JOIN memory_episodic e ON e.id = l.episode_id
+        GROUP BY s.topic`,
+    );
+    const dayOf = (topic: string): string => String(days.find((d) => d.topic === topic)?.day);
     assert.deepEqual(facts, [
       {
         topic: 'email:quarterly numbers',
-        content: `Copywriter has received 2 email(s) about "quarterly NUMBERS" (last from bob@example.com, ${day}).`,
+        content: `Copywriter has received 2 email(s) about "quarterly NUMBERS" (last from bob@example.com, ${dayOf('email:quarterly numbers')}).`,
         confidence: 0.5,
         episode_count: 2,
       },
       {
         topic: 'step:newsletter/draft',
-        content: `Copywriter usually succeeds at draft of newsletter: 4 succeeded of 4 runs (last ${day}).`,
+        content: `Copywriter usually succeeds at draft of newsletter: 4 succeeded of 4 runs (last ${dayOf('step:newsletter/draft')}).`,
         confidence: 0.667,
         episode_count: 4,
       },

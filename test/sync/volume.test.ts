@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { cesar } from '../helpers/cli.js';
-import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { sql } from '../helpers/db.js';
+import { useSyncPair } from '../helpers/sync.js';
 
 const rows = 10_000;
 
@@ -25,28 +26,18 @@ function bulkInserts(side: 'here' | 'there', withFinancialData: boolean): string
 }
 
 describe('sync of 10,000 rows per table in both directions', () => {
-  let local: TestDatabase;
-  let remote: TestDatabase;
-  let env: Record<string, string>;
+  const pair = useSyncPair({ init: true });
   before(async () => {
-    local = await createTestDatabase();
-    remote = await createTestDatabase({ migrated: false });
-    env = { DATABASE_URL: local.url, SUPABASE_DB_URL: remote.url, CESAR_SYNC_SAFETY_LAG: '0s' };
-    assert.equal((await cesar(['sync', 'init'], env)).exitCode, 0);
     // The reference data first, so that Supabase has the agent its memories belong to.
-    assert.equal((await cesar(['sync', 'run'], env)).exitCode, 0);
-  });
-  after(async () => {
-    await local?.drop();
-    await remote?.drop();
+    assert.equal((await cesar(['sync', 'run'], pair.env)).exitCode, 0);
   });
 
   it('every row reaches the other side, and sync verify then reports no difference', async () => {
-    await sql(local.url, bulkInserts('here', true));
+    await sql(pair.local.url, bulkInserts('here', true));
     // financial_data flows out only (sync_tables): Supabase writes none of it.
-    await sql(remote.url, bulkInserts('there', false));
+    await sql(pair.remote.url, bulkInserts('there', false));
 
-    const run = await cesar(['sync', 'run', '--json'], env);
+    const run = await cesar(['sync', 'run', '--json'], pair.env);
     assert.equal(run.exitCode, 0, run.stderr);
     const summary = JSON.parse(run.stdout).tables as Array<{ table: string; pushed: number; pulled: number; conflicts: number }>;
     assert.deepEqual(
@@ -65,22 +56,22 @@ describe('sync of 10,000 rows per table in both directions', () => {
                            (SELECT count(*) FROM memory_episodic)::int AS episodes,
                            (SELECT count(*) FROM memory_semantic)::int AS facts,
                            (SELECT count(*) FROM financial_data)::int AS bars`;
-    const [here] = await sql(local.url, counts);
-    const [there] = await sql(remote.url, counts);
+    const [here] = await sql(pair.local.url, counts);
+    const [there] = await sql(pair.remote.url, counts);
     assert.deepEqual(here, { agents: 48 + 2 * rows, templates: 5 + 2 * rows, episodes: 2 * rows, facts: 2 * rows, bars: rows });
     assert.deepEqual(there, here);
     // References arrive as the referenced row of that side: every episode there belongs to Copywriter there.
     const [owners] = await sql(
-      remote.url,
+      pair.remote.url,
       `SELECT count(DISTINCT a.name)::int AS agents, min(a.name) AS name FROM memory_episodic e JOIN agents a ON a.id = e.agent_id`,
     );
     assert.deepEqual(owners, { agents: 1, name: 'Copywriter' });
 
-    const verify = await cesar(['sync', 'verify', '--json'], env);
+    const verify = await cesar(['sync', 'verify', '--json'], pair.env);
     assert.equal(verify.exitCode, 0, verify.stdout);
     assert.equal(JSON.parse(verify.stdout).in_sync, true);
 
-    const quiet = JSON.parse((await cesar(['sync', 'run', '--json'], env)).stdout).tables as Array<{ pushed: number; pulled: number }>;
+    const quiet = JSON.parse((await cesar(['sync', 'run', '--json'], pair.env)).stdout).tables as Array<{ pushed: number; pulled: number }>;
     assert.deepEqual(
       quiet.map((t) => t.pushed + t.pulled),
       [0, 0, 0, 0, 0],

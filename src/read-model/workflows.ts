@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { CatchupPolicy, Database, ExecutionStatus, OverlapPolicy, StepRunStatus } from '../db/types.js';
+import type { CatchupPolicy, Database, ExecutionStatus, FirstRun, OverlapPolicy, StepRunStatus } from '../db/types.js';
 import { nextRun } from '../workflows/cron.js';
 import { missingSteps } from '../workflows/templates.js';
 import { bucketCounts } from './histogram.js';
@@ -24,6 +24,8 @@ export interface TemplateView {
   timezone: string;
   catchup: CatchupPolicy;
   overlap: OverlapPolicy;
+  /** at_once: runs as soon as a scheduler sees it, if it never ran; on_schedule: at its first tick. */
+  first_run: FirstRun;
   is_active: boolean;
   /** Every step has a registered handler. */
   runnable: boolean;
@@ -69,6 +71,7 @@ export async function listTemplates(db: Kysely<Database>, now: Date, handlers: R
       't.timezone',
       't.catchup',
       't.overlap',
+      't.first_run',
       't.is_active',
       't.active_since',
       'e.id as last_execution_id',
@@ -105,6 +108,7 @@ export async function listTemplates(db: Kysely<Database>, now: Date, handlers: R
       timezone: t.timezone,
       catchup: t.catchup,
       overlap: t.overlap,
+      first_run: t.first_run,
       is_active: t.is_active,
       runnable: missing.length === 0 && t.steps.length > 0,
       missing_steps: missing,

@@ -79,6 +79,17 @@ describe('first runs, with an injected clock', () => {
     await applyTemplates(t.handle.pool, steps, parseTemplates(doc, steps));
     const [row] = await sql(t.url, `SELECT first_run FROM workflow_templates WHERE name = 'first_at_once'`);
     assert.equal(row?.first_run, 'at_once');
+    const list = await cesar(['workflows', 'list', '--json'], { DATABASE_URL: t.url });
+    const shown = JSON.parse(list.stdout).templates.map((x: { name: string; first_run: string }) => [x.name, x.first_run]);
+    assert.deepEqual(
+      shown.find(([name]: [string]) => name === 'first_at_once'),
+      ['first_at_once', 'at_once'],
+    );
+    assert.deepEqual(
+      shown.find(([name]: [string]) => name === 'supabase_sync'),
+      ['supabase_sync', 'at_once'],
+      'an original one',
+    );
   });
 });
 

@@ -17,6 +17,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { prng } from './prng.mjs';
 import { processCpuMs } from './proc-cpu.mjs';
 import { openThrowawayDatabase } from './throwaway-db.mjs';
 
@@ -59,17 +60,6 @@ function seedOf(symbol) {
   let h = 0x811c9dc5;
   for (let i = 0; i < symbol.length; i++) h = Math.imul(h ^ symbol.charCodeAt(i), 0x01000193);
   return h >>> 0;
-}
-
-/** mulberry32: a small seeded PRNG, the same numbers for the same seed everywhere. */
-function prng(seed) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` weekdays (YYYY-MM-DD) ending on Friday 2026-11-27, oldest first: fixed, so every run serves the same bars. */

@@ -20,6 +20,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { prng } from './prng.mjs';
 import { processCpuMs } from './proc-cpu.mjs';
 import { openThrowawayDatabase } from './throwaway-db.mjs';
 
@@ -124,17 +125,6 @@ function latency(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
   const round = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
   return { p50_ms: round(quantile(sorted, 0.5)), p99_ms: round(quantile(sorted, 0.99)), max_ms: round(sorted.at(-1) ?? null) };
-}
-
-/** mulberry32: the same sequence of entries looked up in every run. */
-function prng(seed) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function main() {

@@ -8,7 +8,7 @@ import { sleep } from '../sleep.js';
 import { cronProblem } from '../workflows/cron.js';
 import { failOrphanedExecutions, startStrandedQueued } from '../workflows/executions.js';
 import type { StepHandlerRegistry } from '../workflows/step-handlers.js';
-import { loadActiveTemplates, type TemplateRow } from '../workflows/templates.js';
+import { type ActiveTemplateRow, loadActiveTemplates, type TemplateRow } from '../workflows/templates.js';
 import { publishTick, recordTick, recordUnfiredTicks } from '../workflows/ticks.js';
 import { dueTicks, nextTick, type PlannedTick } from './slots.js';
 
@@ -59,7 +59,7 @@ export class Scheduler {
   private loop: Promise<void> | undefined;
   private offsetMs = 0;
   /** The active templates as the last pass read them. */
-  templates: readonly TemplateRow[] = [];
+  templates: readonly ActiveTemplateRow[] = [];
   private lastReconcile = 0;
   private lastHeartbeat = 0;
   private readonly warnedInvalid = new Set<string>();
@@ -145,7 +145,7 @@ export class Scheduler {
     return Math.max(1, sleepMs);
   }
 
-  private async fireDue(template: TemplateRow, now: Date): Promise<void> {
+  private async fireDue(template: ActiveTemplateRow, now: Date): Promise<void> {
     const after = template.last_tick_at && template.last_tick_at > template.active_since ? template.last_tick_at : template.active_since;
     const scheduled = dueTicks(
       {
@@ -205,7 +205,7 @@ export class Scheduler {
    * A template marked first_run at_once that never ran (no tick, no execution) runs now, by a tick at
    * the time it became active: every scheduler plans the same tick, and its primary key lets one fire it.
    */
-  private isFirstRun(template: TemplateRow, now: Date): boolean {
+  private isFirstRun(template: ActiveTemplateRow, now: Date): boolean {
     return (
       this.options.firstRuns !== false &&
       template.first_run === 'at_once' &&

@@ -142,6 +142,7 @@ export async function syncTable(options: TableSyncOptions): Promise<TableSyncRes
     const unsent = cursors[direction === 'pull' ? 'push' : 'pull'];
     const bound = await withExactText(
       source,
+      {},
       async (q) => (await q.query<{ bound: string }>({ text: readBoundSql, values: [options.safetyLagMs] })).rows[0]!.bound,
     );
     const readPage = (after: Cursor): Promise<Page> => readPageFrom(source, table, sourceOrigin, after, bound, options.pageSize);
@@ -209,9 +210,7 @@ async function readPageFrom(
   bound: string,
   pageSize: number,
 ): Promise<Page> {
-  return withClientTransaction(source, async (q) => {
-    await q.query({ text: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY' });
-    await q.query({ text: exactTextSql });
+  return withExactText(source, { snapshot: true }, async (q) => {
     await q.query({ text: readInKeyOrderSql });
     const keys = (await q.query<PageKeys>({ text: readPageSql(table), values: [origin, after.at, after.id, bound, pageSize] })).rows[0]!;
     let rows: Buffer | null = null;
@@ -226,17 +225,19 @@ async function readPageFrom(
 
 /**
  * Run fn in a transaction whose times read as text in ISO form (see exactTextSql): times read as text
- * travel to the other side, which may have other settings, and come back as parameters.
+ * travel to the other side, which may have other settings, and come back as parameters. `snapshot`:
+ * a read-only transaction whose statements all see one snapshot.
  */
-function withExactText<T>(pool: Side, fn: (q: Queryable) => Promise<T>): Promise<T> {
+function withExactText<T>(pool: Side, options: { snapshot?: boolean }, fn: (q: Queryable) => Promise<T>): Promise<T> {
   return withClientTransaction(pool, async (q) => {
+    if (options.snapshot) await q.query({ text: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY' });
     await q.query({ text: exactTextSql });
     return fn(q);
   });
 }
 
 async function readCursors(local: Side, tableName: string): Promise<Record<SyncDirection, Cursor>> {
-  const { rows } = await withExactText(local, (q) =>
+  const { rows } = await withExactText(local, {}, (q) =>
     q.query<{ push_at: string | null; push_id: string | null; pull_at: string | null; pull_id: string | null }>({
       text: `SELECT push_watermark::text AS push_at, push_cursor_id::text AS push_id,
                   pull_watermark::text AS pull_at, pull_cursor_id::text AS pull_id

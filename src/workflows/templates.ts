@@ -31,16 +31,20 @@ export interface TemplateRow {
   last_tick_at: Date | null;
   /** at_once: runs as soon as a scheduler sees it, if it never ran; on_schedule: at its first tick (schema/028). */
   first_run: FirstRun;
-  /** Whether it ever ran: an execution of it is on record. */
-  has_run: boolean;
   steps: TemplateStep[];
+}
+
+/** A template as the scheduler's pass reads it. */
+export interface ActiveTemplateRow extends TemplateRow {
+  /** Whether it ever ran: an execution of it is on record (for its first run). */
+  has_run: boolean;
 }
 
 const templateSql = `
 SELECT t.id, t.name, t.description, t.cron_expression, t.timezone, t.is_active, t.catchup,
        t.catchup_max_count, t.catchup_max_age_seconds, t.overlap, t.active_since,
        (SELECT max(k.tick_at) FROM workflow_ticks k WHERE k.template_id = t.id) AS last_tick_at,
-       t.first_run, EXISTS (SELECT 1 FROM workflow_executions e WHERE e.template_id = t.id) AS has_run,
+       t.first_run,
        coalesce((SELECT json_agg(json_build_object(
                     'order', s.step_order, 'name', s.name, 'agent_type', s.agent_type, 'handler', s.action,
                     'config', s.config, 'timeout_seconds', s.timeout_seconds, 'max_attempts', s.max_attempts)
@@ -49,9 +53,10 @@ SELECT t.id, t.name, t.description, t.cron_expression, t.timezone, t.is_active, 
   FROM workflow_templates t`;
 
 /** Every active template with its steps and its newest tick, and the database's time. */
-export async function loadActiveTemplates(q: Queryable): Promise<{ now: Date; templates: TemplateRow[] }> {
-  const { rows } = await q.query<TemplateRow & { db_now: Date }>({
-    text: `SELECT x.*, now() AS db_now FROM (${templateSql} WHERE t.is_active) x ORDER BY x.id`,
+export async function loadActiveTemplates(q: Queryable): Promise<{ now: Date; templates: ActiveTemplateRow[] }> {
+  const { rows } = await q.query<ActiveTemplateRow & { db_now: Date }>({
+    text: `SELECT x.*, EXISTS (SELECT 1 FROM workflow_executions e WHERE e.template_id = x.id) AS has_run, now() AS db_now
+             FROM (${templateSql} WHERE t.is_active) x ORDER BY x.id`,
   });
   // now() is also read when there are no templates, so the scheduler always learns the time.
   const now = rows[0]?.db_now ?? (await q.query<{ now: Date }>({ text: 'SELECT now() AS now' })).rows[0]!.now;
@@ -66,7 +71,7 @@ export async function loadTemplate(q: Queryable, name: string, lock = false): Pr
 }
 
 /** bigint ids come back as strings from pg unless the pool parses them. */
-function normalise(row: TemplateRow): TemplateRow {
+function normalise<T extends TemplateRow>(row: T): T {
   return { ...row, id: Number(row.id) };
 }
 
